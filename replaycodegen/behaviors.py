@@ -1,0 +1,55 @@
+"""The seed's eight predefined behaviours, shipped as hand-authored cassettes."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from replaycodegen.cassette import Cassette
+from replaycodegen.loader import parse_cassette
+
+BEHAVIORS: tuple[str, ...] = (
+    "success",
+    "syntax_error",
+    "runtime_error",
+    "missing_results",
+    "channel_write",
+    "channel_read",
+    "security_risk",
+    "error_aware",
+)
+
+
+def shipped_cassettes_dir() -> Path:
+    """``cassettes/`` as shipped: inside the wheel, or at the top of a source checkout."""
+    packaged = Path(str(resources.files("replaycodegen"))) / "cassettes"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "cassettes"
+
+
+def behavior_path(name: str) -> Path:
+    """The cassette file of a behaviour; an unknown name is a ``ValueError``."""
+    if name not in BEHAVIORS:
+        raise ValueError(f"Unknown behavior: {name}. Available: {', '.join(BEHAVIORS)}")
+    return shipped_cassettes_dir() / "behaviors" / f"{name}.yaml"
+
+
+@functools.cache
+def _behavior_text(name: str) -> str:
+    return behavior_path(name).read_text(encoding="utf-8")
+
+
+def load_behavior(name: str) -> Cassette:
+    """A fresh cassette (its own playback state) for one behaviour."""
+    return parse_cassette(_behavior_text(name), f"behavior:{name}")
+
+
+def behavior_summaries() -> dict[str, str]:
+    """Each behaviour's one-line description, from its cassette."""
+    out = {}
+    for name in BEHAVIORS:
+        description = load_behavior(name).description or ""
+        out[name] = description.split(": ", 1)[-1]
+    return out

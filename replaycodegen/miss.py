@@ -1,0 +1,143 @@
+"""Explaining a miss: the reason, the closest entries with a field-by-field diff, the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from replaycodegen.cassette import Cassette, Entry
+from replaycodegen.errors import CassetteMiss
+from replaycodegen.fingerprint import canonical_json, key_chain, request_fields
+from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.yamlio import line_of
+
+NO_SUCH_CASSETTE = "no such cassette"
+NO_MATCH = "no match"
+ALL_PLAYED = "all matches already played"
+
+MAX_CLOSEST = 3
+_VALUE_WIDTH = 70
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else canonical_json(value).decode("utf-8")
+    text = repr(text) if isinstance(value, str) else text
+    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 3] + "..."
+
+
+def _diff(entry: Entry, fields: dict[str, Any], chain: list[list[str]]) -> list[str]:
+    assert entry.request is not None
+    lines = []
+    for name, now in fields.items():
+        recorded = entry.request.get(name)
+        if canonical_json(recorded) != canonical_json(now):
+            lines.append(f"{name}: recorded {_short(recorded)} != now {_short(now)}")
+    stored = [e.key_fields() for e in entry.error_chain]
+    if len(stored) != len(chain):
+        lines.append(f"error_chain: recorded {len(stored)} error(s) != now {len(chain)}")
+    for i, (old, new) in enumerate(zip(stored, chain, strict=False)):
+        for label, a, b in zip(("type", "stage", "message"), old, new, strict=True):
+            if a != b:
+                lines.append(f"error_chain[{i}].{label}: recorded {_short(a)} != now {_short(b)}")
+    return lines
+
+
+def _pattern_mismatch(entry: Entry, fields: dict[str, Any], attempt: int, text: str) -> list[str]:
+    when = entry.when
+    assert when is not None
+    lines = []
+    if when.attempt is not None and when.attempt != attempt:
+        lines.append(f"when.attempt: {when.attempt} != now attempt {attempt}")
+    if when.error_contains is not None and not any(n.lower() in text for n in when.error_contains):
+        lines.append(f"when.error_contains: none of {list(when.error_contains)} in the error chain")
+    for name, expected in (when.request or {}).items():
+        if canonical_json(fields.get(name)) != canonical_json(expected):
+            lines.append(
+                f"when.request.{name}: {_short(expected)} != now {_short(fields.get(name))}"
+            )
+    return lines
+
+
+def explain_miss(
+    cassette: Cassette | None,
+    request: PythonExecutionRequest,
+    error_chain: Sequence[ErrorChainItem],
+    *,
+    reason: str,
+    key: str | None = None,
+    cassette_path: str | None = None,
+    fix: str | None = None,
+) -> CassetteMiss:
+    """Build the ``CassetteMiss`` a user sees; O(entries), paid only on a miss."""
+    path = cassette_path or (cassette.path if cassette is not None else None) or "<in-memory>"
+    attempt = len(error_chain) + 1
+    lines = [f"replaycodegen: no cassette entry for this request ({reason})"]
+    size = f" ({len(cassette)} entries)" if cassette is not None else ""
+    lines.append(f"  cassette: {path}{size}")
+    lines.append(
+        f"  request: user_query={_short(request.user_query)}, attempt {attempt}"
+        f" (error chain of {len(error_chain)})"
+    )
+    if error_chain:
+        lines.append(f"  last error: {_short(error_text(error_chain[-1]))}")
+    if key:
+        lines.append(f"  key: {key}")
+    closest_ids: list[str] = []
+    if cassette is not None and cassette.entries:
+        fields = request_fields(request, cassette.match_on)
+        chain = key_chain(error_chain)
+        text = "\n".join(error_text(item) for item in error_chain).lower()
+        scored: list[tuple[int, int, Entry, list[str]]] = []
+        for order, entry in enumerate(cassette.entries):
+            diff = (
+                _pattern_mismatch(entry, fields, attempt, text)
+                if entry.is_pattern
+                else _diff(entry, fields, chain)
+            )
+            scored.append((len(diff), order, entry, diff))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        lines.append("  closest entries:")
+        for count, _order, entry, diff in scored[:MAX_CLOSEST]:
+            closest_ids.append(entry.id)
+            kind = f"pattern ({entry.when.describe()})" if entry.when is not None else "recorded"
+            line = _entry_line(cassette, _order)
+            where = f", line {line}" if line else ""
+            if count == 0 and reason == ALL_PLAYED:
+                lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
+                continue
+            lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            lines.extend(f"        {d}" for d in diff[:6])
+            if len(diff) > 6:
+                lines.append(f"        ... {len(diff) - 6} more")
+    if fix is None:
+        fix = default_fix(path, reason)
+    lines.append(f"  how to fix: {fix}")
+    return CassetteMiss(
+        "\n".join(lines), reason=reason, cassette_path=path, key=key, closest=closest_ids, fix=fix
+    )
+
+
+def _entry_line(cassette: Cassette, index: int) -> int | None:
+    if not cassette.path:
+        return None
+    try:
+        with open(cassette.path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return line_of(text, ["entries", index])
+
+
+def default_fix(path: str, reason: str) -> str:
+    if reason == ALL_PLAYED:
+        return (
+            "the request was made more often than recorded: set `repeat_last: true` in the "
+            "cassette, or record the extra calls with record mode new_episodes "
+            f"(`replaycodegen record --cassette {path} --mode new_episodes`)"
+        )
+    return (
+        f"record it: `pytest --codegen-record-mode=new_episodes` or `replaycodegen record "
+        f"--cassette {path} --mode new_episodes` (needs an API key); or craft an entry by "
+        f"hand (`replaycodegen edit {path} ENTRY`, docs/cassette-format.md); if the request "
+        "changed on purpose, re-record with mode `all`"
+    )
