@@ -8,6 +8,7 @@ one repeats (``repeat_last=True``, the default) or the lookup misses with reason
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,10 +310,14 @@ def entry_from_pair(
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
     """A recorded entry for a (request, error chain) -> code pair."""
+    fields = {
+        name: json.loads(canonical_json(value))
+        for name, value in request_fields(request, match_on).items()
+    }
     return Entry(
         id=entry_id,
         code=code,
-        request=request_fields(request, match_on),
+        request=fields,
         error_chain=[RecordedError.from_item(item) for item in error_chain],
         response=response,
         meta=dict(meta or {}),
