@@ -6,7 +6,16 @@
 
 from __future__ import annotations
 
+from replaycodegen.generation.factory import create_code_generator
 from replaycodegen.generation.mock import MockCodeGenerator
+from replaycodegen.generation.openai_generator import OpenAICodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
+from replaycodegen.generation.recording import RecordingCodeGenerator
 
-__all__ = ["CodeGenerator", "MockCodeGenerator"]
+__all__ = [
+    "CodeGenerator",
+    "MockCodeGenerator",
+    "OpenAICodeGenerator",
+    "RecordingCodeGenerator",
+    "create_code_generator",
+]

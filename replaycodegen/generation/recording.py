@@ -55,7 +55,7 @@ class RecordingCodeGenerator:
         self.path = Path(cassette)
         self.record_mode = RecordMode.parse(record_mode)
         requested = validate_match_on(match_on) if match_on is not None else None
-        keys = [*secrets, getattr(generator, "api_key", None)]
+        keys = [*secrets, getattr(generator, "api_key", None), getattr(generator, "_api_key", None)]
         self.store = CassetteStore(
             self.path, scrubber=scrubber or Scrubber([k for k in keys if isinstance(k, str)])
         )
