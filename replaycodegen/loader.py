@@ -262,6 +262,13 @@ def _parse_data(data: Any, path: str, match_on: Sequence[str] | None) -> Cassett
                 "give each entry a unique id",
             )
         seen[entry.id] = i
+    if match_on is not None and stored_match_on and tuple(match_on) != stored_match_on:
+        raise _Invalid(
+            ["match_on"],
+            f"the cassette keys on {list(stored_match_on)} but match_on={list(match_on)} was "
+            "requested",
+            "use the cassette's match_on, or re-record it with record mode rewrite",
+        )
     effective = tuple(match_on) if match_on is not None else (stored_match_on or DEFAULT_MATCH_ON)
     return Cassette(
         entries, path=path, match_on=effective, description=description, repeat_last=repeat_last
@@ -279,21 +286,25 @@ def _fail(path: str, text: str, invalid: _Invalid) -> NoReturn:
     ) from None
 
 
-def _yaml_error(path: str, exc: yaml.YAMLError) -> CassetteError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+def _yaml_error(path: str, text: str, exc: yaml.YAMLError) -> CassetteError:
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    # A problem found only at the end of the file started where its context did.
+    at_eof = problem_mark is not None and problem_mark.line >= text.count("\n")
+    if at_eof and context_mark is not None:
+        mark = context_mark
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
         return CassetteError(
-            f"refused YAML tag: {problem}",
-            path=path,
-            line=line,
+            f"refused YAML tag: {problem}", path=path, line=line,
             hint="cassettes are plain YAML read with a safe loader; remove the tag",
         )
+    what = f"{context}: {problem}" if context else problem
     return CassetteError(
-        f"invalid YAML: {problem}",
-        path=path,
-        line=line,
+        f"invalid YAML: {what}", path=path, line=line,
         hint="fix the YAML syntax at that line (indentation, quotes, colons)",
     )
 
@@ -313,39 +324,60 @@ def parse_cassette(
     match_on: Sequence[str] | None = None,
     tolerate_torn_tail: bool = True,
 ) -> Cassette:
-    """Parse and validate cassette text. Any problem is a ``CassetteError`` naming the line."""
+    """Parse and validate cassette text. Any problem is a ``CassetteError`` naming the line.
+
+    A last entry cut short by a killed writer (the file does not end with a newline, or a
+    recorded entry lacks the key written last) is ignored with a ``CassetteWarning``.
+    """
+    try:
+        cassette = _parse_strict(text, path, match_on)
+    except CassetteError as error:
+        start = _torn_tail_start(text)
+        if (
+            not tolerate_torn_tail
+            or text.endswith("\n")  # a killed writer leaves a last line without its newline
+            or start is None
+            or error.line is None
+            or error.line <= text.count("\n", 0, start) + 1
+        ):
+            raise
+        return _without_torn_tail(text, path, match_on, start)
+    if tolerate_torn_tail and cassette.entries:
+        last = cassette.entries[-1]
+        start = _torn_tail_start(text)
+        if (
+            last.request is not None
+            and last.stored_key is None
+            and "recorded_at" in last.meta
+            and start is not None
+        ):
+            return _without_torn_tail(text, path, match_on, start)
+    _report_stale_keys(cassette, text)
+    return cassette
+
+
+def _without_torn_tail(
+    text: str, path: str, match_on: Sequence[str] | None, start: int
+) -> Cassette:
+    cassette = parse_cassette(text[:start], path, match_on=match_on, tolerate_torn_tail=False)
+    _warn_torn(path, text.count("\n", 0, start) + 1)
+    cassette.torn_tail = True
+    return cassette
+
+
+def _parse_strict(text: str, path: str, match_on: Sequence[str] | None) -> Cassette:
     try:
         data = yamlio.load(text)
     except yaml.YAMLError as exc:
-        error = _yaml_error(path, exc)
-        start = _torn_tail_start(text) if tolerate_torn_tail else None
-        if start is None or error.line is None or error.line <= text.count("\n", 0, start) + 1:
-            raise error from None
-        cassette = parse_cassette(text[:start], path, match_on=match_on, tolerate_torn_tail=False)
-        _warn_torn(path, text.count("\n", 0, start) + 1)
-        cassette.torn_tail = True
-        return cassette
+        raise _yaml_error(path, text, exc) from None
     except (RecursionError, ValueError, TypeError) as exc:
         raise CassetteError(f"invalid YAML: {exc}", path=path) from None
     try:
-        cassette = _parse_data(data, path, match_on)
+        return _parse_data(data, path, match_on)
     except _Invalid as invalid:
         _fail(path, text, invalid)
     except RecursionError:
         raise CassetteError("cassette is nested too deeply", path=path) from None
-    if tolerate_torn_tail and cassette.entries:
-        last = cassette.entries[-1]
-        if last.request is not None and last.stored_key is None and "recorded_at" in last.meta:
-            start = _torn_tail_start(text)
-            if start is not None:
-                trimmed = parse_cassette(
-                    text[:start], path, match_on=match_on, tolerate_torn_tail=False
-                )
-                _warn_torn(path, text.count("\n", 0, start) + 1)
-                trimmed.torn_tail = True
-                return trimmed
-    _report_stale_keys(cassette, text)
-    return cassette
 
 
 def _warn_torn(path: str, line: int) -> None:

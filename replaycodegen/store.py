@@ -72,6 +72,14 @@ def atomic_write(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def write_fully(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is handed to the OS (one call in practice)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -249,21 +257,23 @@ class CassetteStore:
 
     def _append(self, text: str) -> None:
         data = text.encode("utf-8")
-        with open(self.path, "ab") as handle:
-            before = handle.tell()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            before = os.fstat(fd).st_size
             if before and self._needs_newline(before):
                 data = b"\n" + data
             try:
-                handle.write(data)
-                handle.flush()
+                write_fully(fd, data)
             except OSError as exc:
                 with contextlib.suppress(OSError):
-                    handle.truncate(before)
+                    os.ftruncate(fd, before)
                 raise CassetteError(
                     f"could not append to the cassette: {exc.strerror or exc}; "
                     "the previous content is intact", path=str(self.path),
                 ) from exc
-        st = self.path.stat()
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         self._signature = (st.st_ino, st.st_size, st.st_mtime_ns)
         self._size = st.st_size
         self._dirty = True

@@ -12,7 +12,6 @@ from types import TracebackType
 from typing import Any
 
 from replaycodegen.cassette import Cassette, Entry, entry_from_pair
-from replaycodegen.errors import CassetteError
 from replaycodegen.fingerprint import DEFAULT_MATCH_ON, validate_match_on
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
@@ -62,12 +61,6 @@ class RecordingCodeGenerator:
         self.existed_at_start = self.path.exists()
         mode = self.record_mode
         loaded = self.store.load(match_on=requested) if self.existed_at_start else None
-        if loaded is not None and requested is not None and loaded.match_on != requested:
-            raise CassetteError(
-                f"the cassette keys on {list(loaded.match_on)} but match_on={list(requested)} "
-                "was given", path=str(self.path),
-                hint="use the cassette's match_on, or re-record it with record mode rewrite",
-            )
         if mode is RecordMode.REWRITE or loaded is None:
             loaded = Cassette(path=str(self.path), match_on=requested or DEFAULT_MATCH_ON,
                               description=description)

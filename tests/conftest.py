@@ -1,0 +1,29 @@
+"""Shared fixtures: sample requests and chains, as the seed's conftest describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from replaycodegen import ExecutionError, PythonExecutionRequest
+
+
+@pytest.fixture
+def request_obj() -> PythonExecutionRequest:
+    """The seed's sample request."""
+    return PythonExecutionRequest(
+        user_query="Calculate test value",
+        task_objective="Test computation",
+        execution_folder_name="test",
+    )
+
+
+@pytest.fixture
+def zero_division_error() -> ExecutionError:
+    return ExecutionError(
+        error_type="ZeroDivisionError",
+        error_message="ZeroDivisionError: division by zero",
+        failed_code="results = 1 / 0",
+        traceback='Traceback (most recent call last):\n  File "/tmp/exec-1/main.py", line 1',
+        attempt_number=1,
+        stage="execution",
+    )
