@@ -101,7 +101,7 @@ class Pattern:
 
 @dataclass(slots=True)
 class Entry:
-    """One cassette entry: recorded (``request`` + ``error_chain`` -> key) or a pattern (``when``)."""
+    """One entry: recorded (``request`` + ``error_chain`` -> key) or a pattern (``when``)."""
 
     id: str
     code: str
@@ -281,7 +281,7 @@ class Cassette:
 
     def exhausted(self, key: str) -> bool:
         """True when the key has entries and all of them have played."""
-        group = self._groups.get(key)
+        group = self._groups.get(key, [])
         return bool(group) and self._played.get(key, 0) >= len(group)
 
     def rewind(self) -> None:

@@ -299,22 +299,24 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError) -> CassetteError:
     context = getattr(exc, "context", None)
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
         return CassetteError(
-            f"refused YAML tag: {problem}", path=path, line=line,
+            f"refused YAML tag: {problem}",
+            path=path,
+            line=line,
             hint="cassettes are plain YAML read with a safe loader; remove the tag",
         )
     what = f"{context}: {problem}" if context else problem
     return CassetteError(
-        f"invalid YAML: {what}", path=path, line=line,
+        f"invalid YAML: {what}",
+        path=path,
+        line=line,
         hint="fix the YAML syntax at that line (indentation, quotes, colons)",
     )
 
 
 def _torn_tail_start(text: str) -> int | None:
     """Offset of the last entry item, if the file looks like a cassette written by us."""
-    match = None
-    for match in re.finditer(r"(?m)^[ ]*- id: ", text):
-        pass
-    return match.start() if match is not None else None
+    starts = [m.start() for m in re.finditer(r"(?m)^[ ]*- id: ", text)]
+    return starts[-1] if starts else None
 
 
 def parse_cassette(

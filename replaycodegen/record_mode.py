@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 
 
-class RecordMode(str, Enum):
+class RecordMode(StrEnum):
     """When a recorder calls the real generator.
 
     ``none``: replay only, a miss raises ``CassetteMiss``. ``once``: record everything when
@@ -22,12 +22,11 @@ class RecordMode(str, Enum):
     ALL = "all"
     REWRITE = "rewrite"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
-    def parse(cls, value: str | RecordMode | None, environ: Mapping[str, str] | None = None) -> RecordMode:
-        """``None`` means the default (``none`` under CI, else ``once``); bad names list the valid ones."""
+    def parse(
+        cls, value: str | RecordMode | None, environ: Mapping[str, str] | None = None
+    ) -> RecordMode:
+        """``None`` means the default (``none`` under CI, else ``once``)."""
         if value is None:
             return default_record_mode(environ)
         if isinstance(value, RecordMode):

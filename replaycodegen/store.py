@@ -92,19 +92,26 @@ def _fsync_dir(directory: Path) -> None:
 def check_writable(path: Path) -> None:
     """Refuse a directory, a read-only file or an unwritable folder, before anything is written."""
     if path.is_dir():
-        raise CassetteError("is a directory, not a cassette file", path=str(path),
-                            hint="give a file path such as cassettes/my_test.yaml")
+        raise CassetteError(
+            "is a directory, not a cassette file",
+            path=str(path),
+            hint="give a file path such as cassettes/my_test.yaml",
+        )
     if path.exists():
         mode = path.stat().st_mode
         if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
-            raise CassetteError("the cassette file is read-only; nothing was written",
-                                path=str(path), hint=f"chmod u+w {path}")
+            raise CassetteError(
+                "the cassette file is read-only; nothing was written",
+                path=str(path),
+                hint=f"chmod u+w {path}",
+            )
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CassetteError(f"cannot create the cassette folder: {exc.strerror}",
-                            path=str(parent)) from exc
+        raise CassetteError(
+            f"cannot create the cassette folder: {exc.strerror}", path=str(parent)
+        ) from exc
     if not os.access(parent, os.W_OK):
         raise CassetteError("the cassette folder is not writable", path=str(parent))
 
@@ -112,8 +119,13 @@ def check_writable(path: Path) -> None:
 class CassetteStore:
     """Owns one cassette file for writing; every method that writes takes the lock."""
 
-    def __init__(self, path: str | os.PathLike[str], *, scrubber: Scrubber | None = None,
-                 lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        scrubber: Scrubber | None = None,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    ) -> None:
         self.path = Path(path)
         self.scrubber = scrubber if scrubber is not None else Scrubber()
         self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
@@ -130,8 +142,9 @@ class CassetteStore:
                 yield
         except Timeout:
             raise CassetteError(
-                f"timed out after {self._lock.timeout:.0f}s waiting for the lock {self._lock.lock_file}",
-                path=str(self.path), hint="another process is writing this cassette; if none is, "
+                f"timed out after {self._lock.timeout:.0f}s waiting for {self._lock.lock_file}",
+                path=str(self.path),
+                hint="another process is writing this cassette; if none is, "
                 "delete the stale .lock file",
             ) from None
 
@@ -168,15 +181,22 @@ class CassetteStore:
         signature = (st.st_ino, st.st_size, st.st_mtime_ns)
         if signature == self._signature:
             return
-        if (self._signature is not None and self._indent is not None
-                and st.st_ino == self._signature[0] and st.st_size > self._size):
+        if (
+            self._signature is not None
+            and self._indent is not None
+            and st.st_ino == self._signature[0]
+            and st.st_size > self._size
+        ):
             with open(self.path, "rb") as handle:
                 handle.seek(self._size)
                 tail = handle.read()
             try:
-                fragment = parse_cassette("version: 1\nentries:\n" + tail.decode("utf-8"),
-                                          str(self.path), match_on=cassette.match_on,
-                                          tolerate_torn_tail=False)
+                fragment = parse_cassette(
+                    "version: 1\nentries:\n" + tail.decode("utf-8"),
+                    str(self.path),
+                    match_on=cassette.match_on,
+                    tolerate_torn_tail=False,
+                )
             except (CassetteError, UnicodeDecodeError):
                 fragment = None
             taken = cassette.entry_ids()
@@ -201,8 +221,10 @@ class CassetteStore:
         if entry.request is not None:
             clean = s.data(entry.request)
             scrubbed += [name for name in entry.request if clean.get(name) != entry.request[name]]
-            chain = [type(e)(s.text(e.type), s.text(e.stage), s.text(e.message))
-                     for e in entry.error_chain]
+            chain = [
+                type(e)(s.text(e.type), s.text(e.stage), s.text(e.message))
+                for e in entry.error_chain
+            ]
             if chain != entry.error_chain:
                 scrubbed.append("error_chain")
             if scrubbed:
@@ -269,7 +291,8 @@ class CassetteStore:
                     os.ftruncate(fd, before)
                 raise CassetteError(
                     f"could not append to the cassette: {exc.strerror or exc}; "
-                    "the previous content is intact", path=str(self.path),
+                    "the previous content is intact",
+                    path=str(self.path),
                 ) from exc
             st = os.fstat(fd)
         finally:

@@ -23,8 +23,16 @@ from replaycodegen.generation.protocol import CodeGenerator
 
 GENERATOR_SETTINGS: dict[str, tuple[str, ...]] = {
     "mock": ("behavior", "cassette", "match_on"),
-    "openai": ("model", "api_key", "base_url", "temperature", "max_tokens", "timeout",
-               "max_retries", "max_errors_in_prompt"),
+    "openai": (
+        "model",
+        "api_key",
+        "base_url",
+        "temperature",
+        "max_tokens",
+        "timeout",
+        "max_retries",
+        "max_errors_in_prompt",
+    ),
     "recording": ("cassette", "record_mode", "match_on", "generator", "description"),
 }
 

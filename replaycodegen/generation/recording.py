@@ -21,8 +21,15 @@ from replaycodegen.scrub import Scrubber
 from replaycodegen.store import CassetteStore
 
 STORED_META = (
-    "generator", "provider", "model", "usage", "latency_ms", "prompt_version", "prompt_sha256",
-    "temperature", "max_tokens",
+    "generator",
+    "provider",
+    "model",
+    "usage",
+    "latency_ms",
+    "prompt_version",
+    "prompt_sha256",
+    "temperature",
+    "max_tokens",
 )
 """Metadata keys a recording keeps; anything else the inner generator reports is dropped."""
 
@@ -62,8 +69,9 @@ class RecordingCodeGenerator:
         mode = self.record_mode
         loaded = self.store.load(match_on=requested) if self.existed_at_start else None
         if mode is RecordMode.REWRITE or loaded is None:
-            loaded = Cassette(path=str(self.path), match_on=requested or DEFAULT_MATCH_ON,
-                              description=description)
+            loaded = Cassette(
+                path=str(self.path), match_on=requested or DEFAULT_MATCH_ON, description=description
+            )
             if mode is RecordMode.REWRITE:
                 self.store.write(loaded)
         self.cassette = loaded
@@ -81,8 +89,9 @@ class RecordingCodeGenerator:
         chain = list(error_chain)
         key = self.cassette.key_for(request, chain)
         if self.record_mode is not RecordMode.ALL:
-            selection = self.cassette.select(request, chain, key=key,
-                                             allow_repeat=None if not self.records else False)
+            selection = self.cassette.select(
+                request, chain, key=key, allow_repeat=None if not self.records else False
+            )
             if selection is not None:
                 self._last = {"recorded": False, "entry_id": selection.entry.id, "key": key}
                 return selection.entry.code
@@ -91,8 +100,13 @@ class RecordingCodeGenerator:
                 raise self._miss(request, chain, key)
         code, meta, raw = await self._call_real(request, chain)
         entry = entry_from_pair(
-            entry_id="", request=request, error_chain=chain, code=code, response=raw,
-            match_on=self.cassette.match_on, meta=meta,
+            entry_id="",
+            request=request,
+            error_chain=chain,
+            code=code,
+            response=raw,
+            match_on=self.cassette.match_on,
+            meta=meta,
         )
         if self.record_mode is RecordMode.ALL and key not in self._replaced:
             self._replaced.add(key)
@@ -123,8 +137,9 @@ class RecordingCodeGenerator:
         raw = reported.get("raw_response")
         return code, meta, raw if isinstance(raw, str) else None
 
-    def _miss(self, request: PythonExecutionRequest, chain: list[ErrorChainItem],
-              key: str) -> Exception:
+    def _miss(
+        self, request: PythonExecutionRequest, chain: list[ErrorChainItem], key: str
+    ) -> Exception:
         if not self.existed_at_start and not self.cassette.entries:
             reason = NO_SUCH_CASSETTE
         elif self.cassette.exhausted(key):
@@ -132,16 +147,29 @@ class RecordingCodeGenerator:
         else:
             reason = NO_MATCH
         mode = self.record_mode.value
-        fix = (f"record mode is '{mode}', which never records here: re-run with record mode "
-               f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
-               f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or `all` "
-               "to re-record changed requests")
-        return explain_miss(self.cassette, request, chain, reason=reason, key=key,
-                            cassette_path=str(self.path), fix=fix)
+        fix = (
+            f"record mode is '{mode}', which never records here: re-run with record mode "
+            f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
+            f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or `all` "
+            "to re-record changed requests"
+        )
+        return explain_miss(
+            self.cassette,
+            request,
+            chain,
+            reason=reason,
+            key=key,
+            cassette_path=str(self.path),
+            fix=fix,
+        )
 
     def get_generation_metadata(self) -> dict[str, Any]:
-        return {"generator": "recording", "record_mode": self.record_mode.value,
-                "cassette": str(self.path), **self._last}
+        return {
+            "generator": "recording",
+            "record_mode": self.record_mode.value,
+            "cassette": str(self.path),
+            **self._last,
+        }
 
     def close(self) -> None:
         """fsync the cassette; the recorder stays usable."""
@@ -150,17 +178,27 @@ class RecordingCodeGenerator:
     def __enter__(self) -> RecordingCodeGenerator:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     async def __aenter__(self) -> RecordingCodeGenerator:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"RecordingCodeGenerator({self.generator!r}, {str(self.path)!r}, "
-                f"record_mode={self.record_mode.value!r})")
+        return (
+            f"RecordingCodeGenerator({self.generator!r}, {str(self.path)!r}, "
+            f"record_mode={self.record_mode.value!r})"
+        )

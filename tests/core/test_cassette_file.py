@@ -24,7 +24,8 @@ from replaycodegen.fingerprint import DEFAULT_MATCH_ON
 from replaycodegen.serialize import dump_cassette
 
 REQUEST = PythonExecutionRequest(
-    user_query="Average beam current", task_objective="Compute the mean",
+    user_query="Average beam current",
+    task_objective="Compute the mean",
     execution_folder_name="anything",
 )
 
@@ -38,9 +39,15 @@ def _write(tmp_path: Path, text: str) -> Path:
 def _recorded(codes: list[str], chain: list[object] | None = None) -> Cassette:
     cassette = Cassette(path="mem")
     for i, code in enumerate(codes):
-        cassette.add(entry_from_pair(entry_id=f"e{i + 1}", request=REQUEST,
-                                     error_chain=chain or [], code=code,
-                                     match_on=DEFAULT_MATCH_ON))
+        cassette.add(
+            entry_from_pair(
+                entry_id=f"e{i + 1}",
+                request=REQUEST,
+                error_chain=chain or [],
+                code=code,
+                match_on=DEFAULT_MATCH_ON,
+            )
+        )
     return cassette
 
 
@@ -100,7 +107,9 @@ def test_consistent_file_loads_without_warnings(tmp_path: Path) -> None:
 
 
 async def test_pattern_entries_by_attempt_error_text_and_request(tmp_path: Path) -> None:
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         version: 1
         entries:
           - id: exact
@@ -123,10 +132,12 @@ async def test_pattern_entries_by_attempt_error_text_and_request(tmp_path: Path)
             when: {}
             code: |
               fallback = True
-        """)
+        """,
+    )
     generator = MockCodeGenerator(cassette=path)
-    exact = PythonExecutionRequest(user_query="exact query", task_objective="t",
-                                   execution_folder_name="f")
+    exact = PythonExecutionRequest(
+        user_query="exact query", task_objective="t", execution_folder_name="f"
+    )
     assert await generator.generate_code(exact, []) == "exact = True\n"
     assert await generator.generate_code(REQUEST, []) == "scoped = 1\n"
     other = REQUEST.model_copy(update={"user_query": "something else"})
@@ -144,8 +155,12 @@ def test_error_chain_in_file_keeps_original_next_to_normalised(tmp_path: Path) -
     text = dump_cassette(_recorded(["c"], [error]))
     data = yaml.safe_load(text)
     item = data["entries"][0]["error_chain"][0]
-    assert item == {"type": "FileNotFoundError", "stage": "execution",
-                    "message": "no file /tmp/abc123/data.csv", "normalized": "no file <TMP>"}
+    assert item == {
+        "type": "FileNotFoundError",
+        "stage": "execution",
+        "message": "no file /tmp/abc123/data.csv",
+        "normalized": "no file <TMP>",
+    }
 
 
 async def test_recorded_chain_replays_for_a_different_temp_path(tmp_path: Path) -> None:
@@ -172,7 +187,9 @@ def test_loading_never_modifies_the_file(tmp_path: Path) -> None:
 
 
 def test_match_on_in_the_file_is_honoured(tmp_path: Path) -> None:
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         version: 1
         match_on: [user_query]
         entries:
@@ -180,7 +197,8 @@ def test_match_on_in_the_file_is_honoured(tmp_path: Path) -> None:
             request: {user_query: Average beam current}
             code: |
               ok = 1
-        """)
+        """,
+    )
     cassette = load_cassette(path)
     assert cassette.match_on == ("user_query",)
     other_objective = REQUEST.model_copy(update={"task_objective": "anything"})

@@ -110,7 +110,10 @@ def test_key_is_stable_across_processes_and_hash_seeds() -> None:
     for seed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
-            [sys.executable, "-c", _KEY_SCRIPT], env=env, capture_output=True, text=True,
+            [sys.executable, "-c", _KEY_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
             check=True,
         )
         keys.add(out.stdout.strip())
@@ -118,7 +121,9 @@ def test_key_is_stable_across_processes_and_hash_seeds() -> None:
     assert keys == {
         fingerprint(
             PythonExecutionRequest(
-                user_query="q", task_objective="o", execution_folder_name="f",
+                user_query="q",
+                task_objective="o",
+                execution_folder_name="f",
                 expected_results={"a": [1, 2, {"k": "v"}], "z": 1},
                 capability_context_data={"s": "é"},
             ),
@@ -129,8 +134,9 @@ def test_key_is_stable_across_processes_and_hash_seeds() -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
@@ -147,6 +153,9 @@ def test_key_ignores_dict_insertion_order(data: dict[str, object]) -> None:
 
 def test_default_match_on_matches_the_issue() -> None:
     assert DEFAULT_MATCH_ON == (
-        "user_query", "task_objective", "expected_results", "capability_prompts",
+        "user_query",
+        "task_objective",
+        "expected_results",
+        "capability_prompts",
         "capability_context_data",
     )

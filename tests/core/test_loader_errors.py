@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
 
@@ -13,27 +14,56 @@ from replaycodegen import CassetteError, load_cassette, parse_cassette
 
 CASES = {
     "malformed_yaml": ("version: 1\nentries:\n  - id: a\n    code: [unclosed\n", 4, "invalid YAML"),
-    "python_tag": ("version: 1\nentries: !!python/object/apply:os.system ['echo hi']\n", 2,
-                   "refused YAML tag"),
+    "python_tag": (
+        "version: 1\nentries: !!python/object/apply:os.system ['echo hi']\n",
+        2,
+        "refused YAML tag",
+    ),
     "missing_version": ("entries: []\n", 1, "missing version"),
     "unknown_version": ("version: 7\nentries: []\n", 1, "unsupported cassette version 7"),
     "missing_code": ("version: 1\nentries:\n  - id: a\n    when: {}\n", 3, "has no code"),
-    "code_not_string": ("version: 1\nentries:\n  - id: a\n    when: {}\n    code: [1, 2]\n", 5,
-                        "code must be a string"),
-    "duplicate_ids": ("version: 1\nentries:\n  - id: a\n    when: {}\n    code: x\n"
-                      "  - id: a\n    when: {}\n    code: y\n", 6, "duplicate entry id"),
-    "unknown_field": ("version: 1\nentries:\n  - id: a\n    when: {}\n    cod: x\n    code: y\n",
-                      5, "unknown field 'cod'"),
-    "bad_request_field": ("version: 1\nentries:\n  - id: a\n    request: {query: x}\n"
-                          "    code: y\n", 4, "unknown request field 'query'"),
-    "request_wrong_type": ("version: 1\nentries:\n  - id: a\n    request:\n      user_query: 42\n"
-                           "    code: y\n", 5, "must be a string"),
-    "both_request_and_when": ("version: 1\nentries:\n  - id: a\n    request: {}\n    when: {}\n"
-                              "    code: y\n", 3, "both request and when"),
-    "bad_attempt": ("version: 1\nentries:\n  - id: a\n    when: {attempt: zero}\n    code: y\n",
-                    4, "whole number"),
-    "bad_key": ("version: 1\nentries:\n  - id: a\n    request: {user_query: q}\n    code: y\n"
-                "    key: nothex\n", 6, "64 lowercase hex"),
+    "code_not_string": (
+        "version: 1\nentries:\n  - id: a\n    when: {}\n    code: [1, 2]\n",
+        5,
+        "code must be a string",
+    ),
+    "duplicate_ids": (
+        "version: 1\nentries:\n  - id: a\n    when: {}\n    code: x\n"
+        "  - id: a\n    when: {}\n    code: y\n",
+        6,
+        "duplicate entry id",
+    ),
+    "unknown_field": (
+        "version: 1\nentries:\n  - id: a\n    when: {}\n    cod: x\n    code: y\n",
+        5,
+        "unknown field 'cod'",
+    ),
+    "bad_request_field": (
+        "version: 1\nentries:\n  - id: a\n    request: {query: x}\n    code: y\n",
+        4,
+        "unknown request field 'query'",
+    ),
+    "request_wrong_type": (
+        "version: 1\nentries:\n  - id: a\n    request:\n      user_query: 42\n    code: y\n",
+        5,
+        "must be a string",
+    ),
+    "both_request_and_when": (
+        "version: 1\nentries:\n  - id: a\n    request: {}\n    when: {}\n    code: y\n",
+        3,
+        "both request and when",
+    ),
+    "bad_attempt": (
+        "version: 1\nentries:\n  - id: a\n    when: {attempt: zero}\n    code: y\n",
+        4,
+        "whole number",
+    ),
+    "bad_key": (
+        "version: 1\nentries:\n  - id: a\n    request: {user_query: q}\n    code: y\n"
+        "    key: nothex\n",
+        6,
+        "64 lowercase hex",
+    ),
     "top_level_list": ("- 1\n- 2\n", 1, "YAML mapping"),
     "entries_not_list": ("version: 1\nentries: {a: 1}\n", 2, "entries must be a list"),
 }
@@ -79,11 +109,13 @@ def test_the_fix_is_part_of_the_message(tmp_path: Path) -> None:
 def test_unsafe_tags_never_execute(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         version: 1
         description: !!python/object/apply:os.system ["touch {marker}"]
         entries: []
-        """))
+        """)
+    )
     with pytest.raises(CassetteError, match="refused YAML tag"):
         load_cassette(path)
     assert not marker.exists()
@@ -96,20 +128,37 @@ def test_arbitrary_bytes_give_a_cassette_or_a_cassette_error(data: bytes) -> Non
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return
-    try:
+    with contextlib.suppress(CassetteError):
         parse_cassette(text, "fuzz.yaml")
-    except CassetteError:
-        pass
 
 
 _yaml_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _yaml_docs = st.recursive(
     _yaml_scalars,
-    lambda c: st.lists(c, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(["version", "entries", "id", "code", "when", "request", "error_chain",
-                         "attempt", "error_contains", "user_query", "key", "meta", "x"]),
-        c, max_size=4),
+    lambda c: (
+        st.lists(c, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "version",
+                    "entries",
+                    "id",
+                    "code",
+                    "when",
+                    "request",
+                    "error_chain",
+                    "attempt",
+                    "error_contains",
+                    "user_query",
+                    "key",
+                    "meta",
+                    "x",
+                ]
+            ),
+            c,
+            max_size=4,
+        )
+    ),
     max_leaves=15,
 )
 
@@ -120,7 +169,5 @@ def test_arbitrary_yaml_structures_give_a_cassette_or_a_cassette_error(doc: obje
     import yaml
 
     text = yaml.safe_dump({"version": 1, "entries": [doc]} if isinstance(doc, dict) else doc)
-    try:
+    with contextlib.suppress(CassetteError):
         parse_cassette(text, "fuzz.yaml")
-    except CassetteError:
-        pass

@@ -24,14 +24,18 @@ class ScriptedGenerator:
         if self.fail_with is not None:
             raise self.fail_with
         last = error_text(error_chain[-1]) if error_chain else "none"
-        return f"# call {self.calls} for {request.user_query} after {last}\nresults = {{'n': {self.calls}}}\n"
+        header = f"# call {self.calls} for {request.user_query} after {last}"
+        return f"{header}\nresults = {{'n': {self.calls}}}\n"
 
     def get_generation_metadata(self) -> dict[str, Any]:
         return {
-            "generator": "scripted", "provider": "test", "model": "scripted-1",
+            "generator": "scripted",
+            "provider": "test",
+            "model": "scripted-1",
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
             "raw_response": f"```python\ncall {self.calls}\n```",
-            "prompt_sha256": "ab" * 32, "headers": {"authorization": "Bearer secret"},
+            "prompt_sha256": "ab" * 32,
+            "headers": {"authorization": "Bearer secret"},
         }
 
 

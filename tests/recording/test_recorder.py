@@ -22,8 +22,9 @@ from replaycodegen.record_mode import RecordMode, default_record_mode
 
 from .conftest import ScriptedGenerator
 
-REQ = PythonExecutionRequest(user_query="Mean beam current", task_objective="mean",
-                             execution_folder_name="f")
+REQ = PythonExecutionRequest(
+    user_query="Mean beam current", task_objective="mean", execution_folder_name="f"
+)
 OTHER = REQ.model_copy(update={"user_query": "Max beam current"})
 ERR = ExecutionError("ZeroDivisionError", "division by zero", failed_code="1/0", stage="execution")
 
@@ -39,16 +40,18 @@ def test_default_mode_depends_on_ci() -> None:
     assert default_record_mode({"CI": "false"}) is RecordMode.ONCE
 
 
-def test_none_mode_argument_means_default(tmp_path: Path, scripted: ScriptedGenerator,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_none_mode_argument_means_default(
+    tmp_path: Path, scripted: ScriptedGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CI", "1")
     assert RecordingCodeGenerator(scripted, tmp_path / "a.yaml").record_mode is RecordMode.NONE
     monkeypatch.delenv("CI")
     assert RecordingCodeGenerator(scripted, tmp_path / "a.yaml").record_mode is RecordMode.ONCE
 
 
-async def test_once_records_a_new_file_then_replays(tmp_path: Path,
-                                                    scripted: ScriptedGenerator) -> None:
+async def test_once_records_a_new_file_then_replays(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     path = tmp_path / "deep" / "dir" / "c.yaml"
     with RecordingCodeGenerator(scripted, path, "once") as recorder:
         first = await recorder.generate_code(REQ, [])
@@ -64,8 +67,9 @@ async def test_once_records_a_new_file_then_replays(tmp_path: Path,
     assert await mock.generate_code(REQ, [ERR]) == fixed
 
 
-async def test_none_mode_never_calls_the_generator(tmp_path: Path,
-                                                   scripted: ScriptedGenerator) -> None:
+async def test_none_mode_never_calls_the_generator(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     recorder = RecordingCodeGenerator(scripted, tmp_path / "missing.yaml", "none")
     with pytest.raises(CassetteMiss) as info:
         await recorder.generate_code(REQ, [])
@@ -100,8 +104,9 @@ async def test_repeated_request_records_again_in_a_recording_mode(
     assert [await mock.generate_code(REQ, []) for _ in range(3)] == [a, b, b]
 
 
-async def test_all_mode_replaces_matching_entries(tmp_path: Path,
-                                                  scripted: ScriptedGenerator) -> None:
+async def test_all_mode_replaces_matching_entries(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     path = tmp_path / "c.yaml"
     rec = RecordingCodeGenerator(scripted, path, "new_episodes")
     await rec.generate_code(REQ, [])
@@ -143,8 +148,9 @@ async def test_what_a_recording_stores(tmp_path: Path, scripted: ScriptedGenerat
     entry = yaml.safe_load(path.read_text())["entries"][0]
     assert entry["request"]["user_query"] == "Mean beam current"
     assert "execution_folder_name" not in entry["request"]
-    assert entry["error_chain"] == [{"type": "ZeroDivisionError", "stage": "execution",
-                                     "message": "division by zero"}]
+    assert entry["error_chain"] == [
+        {"type": "ZeroDivisionError", "stage": "execution", "message": "division by zero"}
+    ]
     assert entry["code"].startswith("# call 1")
     assert entry["response"].startswith("```python")
     meta = entry["meta"]
@@ -165,8 +171,9 @@ async def test_recorder_metadata(tmp_path: Path, scripted: ScriptedGenerator) ->
     assert meta["entry_id"] == "e1"
 
 
-async def test_corrupt_cassette_is_never_replaced(tmp_path: Path,
-                                                  scripted: ScriptedGenerator) -> None:
+async def test_corrupt_cassette_is_never_replaced(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("version: 1\nentries:\n  - id: [broken\n")
     before = path.read_bytes()
@@ -176,8 +183,9 @@ async def test_corrupt_cassette_is_never_replaced(tmp_path: Path,
     assert path.read_bytes() == before
 
 
-def test_bad_paths_are_refused_and_nothing_is_written(tmp_path: Path,
-                                                      scripted: ScriptedGenerator) -> None:
+def test_bad_paths_are_refused_and_nothing_is_written(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     with pytest.raises(CassetteError, match="is a directory"):
         RecordingCodeGenerator(scripted, tmp_path, "new_episodes")
     not_a_cassette = tmp_path / "notes.yaml"
@@ -200,8 +208,9 @@ async def test_match_on_conflict_is_reported(tmp_path: Path, scripted: ScriptedG
         RecordingCodeGenerator(scripted, path, "new_episodes", match_on=["user_query"])
 
 
-async def test_concurrent_asyncio_tasks_lose_nothing(tmp_path: Path,
-                                                     scripted: ScriptedGenerator) -> None:
+async def test_concurrent_asyncio_tasks_lose_nothing(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     import asyncio
 
     path = tmp_path / "c.yaml"
@@ -213,8 +222,9 @@ async def test_concurrent_asyncio_tasks_lose_nothing(tmp_path: Path,
     assert len({e.id for e in cassette.entries}) == 30
 
 
-async def test_hand_authored_entries_survive_recording(tmp_path: Path,
-                                                       scripted: ScriptedGenerator) -> None:
+async def test_hand_authored_entries_survive_recording(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         "version: 1\n# crafted by hand\nentries:\n  - id: crafted\n"

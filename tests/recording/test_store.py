@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 import signal
@@ -57,8 +58,12 @@ _WORKER = textwrap.dedent("""
 
 
 def _spawn(path: Path, worker: int, count: int) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", _WORKER, str(path), str(worker), str(count)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", _WORKER, str(path), str(worker), str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -101,9 +106,16 @@ def test_a_recorder_killed_with_sigkill_leaves_a_cassette_that_loads(tmp_path: P
 def test_torn_last_entry_is_ignored_with_a_warning(tmp_path: Path) -> None:
     cassette = Cassette()
     for i in range(3):
-        cassette.add(entry_from_pair(entry_id=f"e{i + 1}", request=REQ.model_copy(
-            update={"user_query": f"q{i}"}), error_chain=[], code="results = {}\nx = 1\n",
-            match_on=DEFAULT_MATCH_ON, meta={"recorded_at": "2026-01-01T00:00:00Z"}))
+        cassette.add(
+            entry_from_pair(
+                entry_id=f"e{i + 1}",
+                request=REQ.model_copy(update={"user_query": f"q{i}"}),
+                error_chain=[],
+                code="results = {}\nx = 1\n",
+                match_on=DEFAULT_MATCH_ON,
+                meta={"recorded_at": "2026-01-01T00:00:00Z"},
+            )
+        )
     text = dump_cassette(cassette)
     path = tmp_path / "torn.yaml"
     path.write_text(text[: len(text) - 30])  # cut inside the last entry
@@ -113,8 +125,9 @@ def test_torn_last_entry_is_ignored_with_a_warning(tmp_path: Path) -> None:
     assert loaded.torn_tail
 
 
-def test_atomic_write_failure_leaves_previous_file(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_failure_leaves_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("version: 1\nentries: []\n")
 
@@ -128,8 +141,9 @@ def test_atomic_write_failure_leaves_previous_file(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]  # temp file removed
 
 
-async def test_failed_append_is_truncated_away(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_append_is_truncated_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "c.yaml"
     rec = RecordingCodeGenerator(ScriptedGenerator(), path, "new_episodes")
     await rec.generate_code(REQ, [])
@@ -171,8 +185,9 @@ def test_append_indent_detection() -> None:
     assert append_indent("entries:\n  - id: a\n    code: x\nversion: 1\n") is None
 
 
-async def test_secrets_never_reach_any_written_file(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_secrets_never_reach_any_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_key = "sk-" + secrets.token_urlsafe(32)
     planted = "pw-" + secrets.token_hex(12)
     monkeypatch.setenv("OPENAI_API_KEY", fake_key)
@@ -208,8 +223,15 @@ async def test_secrets_never_reach_any_written_file(tmp_path: Path,
 def test_store_write_is_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_TOKEN", "tok-1234567890")
     cassette = Cassette()
-    cassette.add(entry_from_pair(entry_id="e1", request=REQ, error_chain=[],
-                                 code="token = 'tok-1234567890'\n", match_on=DEFAULT_MATCH_ON))
+    cassette.add(
+        entry_from_pair(
+            entry_id="e1",
+            request=REQ,
+            error_chain=[],
+            code="token = 'tok-1234567890'\n",
+            match_on=DEFAULT_MATCH_ON,
+        )
+    )
     path = tmp_path / "c.yaml"
     CassetteStore(path).write(cassette)
     assert "tok-1234567890" not in path.read_text()
@@ -227,6 +249,5 @@ def test_recording_stays_linear_in_file_writes(tmp_path: Path) -> None:
     inode = path.stat().st_ino
     asyncio.run(rec.generate_code(REQ.model_copy(update={"user_query": "last"}), []))
     assert path.stat().st_ino == inode  # appended in place, not replaced
-    deltas = {b - a for a, b in zip(sizes[5:], sizes[6:], strict=False)}
+    deltas = {b - a for a, b in itertools.pairwise(sizes[5:])}
     assert max(deltas) < 2 * min(deltas)
-
