@@ -89,15 +89,18 @@ def explain_miss(
         text = "\n".join(error_text(item) for item in error_chain).lower()
         scored: list[tuple[int, int, Entry, list[str]]] = []
         for order, entry in enumerate(cassette.entries):
-            diff = (
-                _pattern_mismatch(entry, fields, attempt, text)
-                if entry.is_pattern
-                else _diff(entry, fields, chain)
-            )
-            scored.append((len(diff), order, entry, diff))
+            if entry.is_pattern:
+                diff = _pattern_mismatch(entry, fields, attempt, text)
+                score = len(diff)
+            else:
+                diff = _diff(entry, fields, chain)
+                # a missing or extra error weighs as much as its type, stage and message
+                score = len(diff) + 2 * abs(len(entry.error_chain) - len(chain))
+            scored.append((score, order, entry, diff))
         scored.sort(key=lambda item: (item[0], item[1]))
         lines.append("  closest entries:")
-        for count, _order, entry, diff in scored[:MAX_CLOSEST]:
+        for _score, _order, entry, diff in scored[:MAX_CLOSEST]:
+            count = len(diff)
             closest_ids.append(entry.id)
             kind = f"pattern ({entry.when.describe()})" if entry.when is not None else "recorded"
             line = _entry_line(cassette, _order)
