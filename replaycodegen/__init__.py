@@ -16,10 +16,19 @@ from replaycodegen.errors import (
     ReplayCodegenError,
 )
 from replaycodegen.fingerprint import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
+from replaycodegen.generation.extract import extract_code
+from replaycodegen.generation.factory import create_code_generator
 from replaycodegen.generation.mock import MockCodeGenerator
+from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+from replaycodegen.generation.prompt import PromptBuilder
 from replaycodegen.generation.protocol import CodeGenerator
+from replaycodegen.generation.recording import RecordingCodeGenerator
+from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
 from replaycodegen.loader import CassetteWarning, load_cassette, parse_cassette
 from replaycodegen.models import ExecutionError, PythonExecutionRequest
+from replaycodegen.record_mode import RecordMode
+from replaycodegen.scrub import Scrubber
+from replaycodegen.store import CassetteStore
 
 __all__ = [
     "BEHAVIORS",
@@ -29,6 +38,7 @@ __all__ = [
     "Cassette",
     "CassetteError",
     "CassetteMiss",
+    "CassetteStore",
     "CassetteWarning",
     "CodeGenerationError",
     "CodeGenerator",
@@ -36,11 +46,20 @@ __all__ = [
     "CodeSyntaxError",
     "Entry",
     "ExecutionError",
+    "LiveCallBlocked",
     "MockCodeGenerator",
+    "OpenAICodeGenerator",
     "Pattern",
+    "PromptBuilder",
     "PythonExecutionRequest",
     "PythonExecutorError",
+    "RecordMode",
+    "RecordingCodeGenerator",
     "ReplayCodegenError",
+    "Scrubber",
+    "block_live_llm_calls",
+    "create_code_generator",
+    "extract_code",
     "fingerprint",
     "load_cassette",
     "normalize_error_text",
