@@ -1,34 +1,97 @@
-"""replaycodegen: record LLM code generation once, replay it offline in CI."""
+"""replaycodegen: record LLM code generation once, replay it offline in CI.
+
+Names are imported lazily (PEP 562), so ``import replaycodegen`` stays cheap: generated
+code that only needs ``replaycodegen.runtime`` and the command line's ``--help`` do not pay
+for pydantic, YAML or the executor. ``openai`` and ``vcrpy`` are never imported here.
+"""
 
 from __future__ import annotations
 
-from replaycodegen.behaviors import BEHAVIORS
-from replaycodegen.cassette import Cassette, Entry, Pattern
-from replaycodegen.errors import (
-    ApprovalRejected,
-    ApprovalRequired,
-    CassetteError,
-    CassetteMiss,
-    CodeGenerationError,
-    CodeRuntimeError,
-    CodeSyntaxError,
-    PythonExecutorError,
-    ReplayCodegenError,
-)
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
-from replaycodegen.generation.extract import extract_code
-from replaycodegen.generation.factory import create_code_generator
-from replaycodegen.generation.mock import MockCodeGenerator
-from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-from replaycodegen.generation.prompt import PromptBuilder
-from replaycodegen.generation.protocol import CodeGenerator
-from replaycodegen.generation.recording import RecordingCodeGenerator
-from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-from replaycodegen.loader import CassetteWarning, load_cassette, parse_cassette
-from replaycodegen.models import ExecutionError, PythonExecutionRequest
-from replaycodegen.record_mode import RecordMode
-from replaycodegen.scrub import Scrubber
-from replaycodegen.store import CassetteStore
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from replaycodegen.behaviors import BEHAVIORS
+    from replaycodegen.cassette import Cassette, Entry, Pattern
+    from replaycodegen.errors import (
+        ApprovalRejected,
+        ApprovalRequired,
+        CassetteError,
+        CassetteMiss,
+        CodeGenerationError,
+        CodeRuntimeError,
+        CodeSyntaxError,
+        PythonExecutorError,
+        ReplayCodegenError,
+    )
+    from replaycodegen.executor import (
+        ChannelWrite,
+        CodeAnalysis,
+        ExecutionResult,
+        ExecutorConfigError,
+        NoPendingApproval,
+        PythonExecutorService,
+        PythonServiceResult,
+        analyze_code,
+    )
+    from replaycodegen.generation.extract import extract_code
+    from replaycodegen.generation.factory import create_code_generator
+    from replaycodegen.generation.mock import MockCodeGenerator
+    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+    from replaycodegen.generation.prompt import PromptBuilder
+    from replaycodegen.generation.protocol import CodeGenerator
+    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
+    from replaycodegen.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
+    from replaycodegen.loader import CassetteWarning, load_cassette, parse_cassette
+    from replaycodegen.models import ExecutionError, PythonExecutionRequest
+    from replaycodegen.record_mode import RecordMode
+    from replaycodegen.scrub import Scrubber
+    from replaycodegen.store import CassetteStore
+
+_EXPORTS: dict[str, str] = {
+    "BEHAVIORS": "replaycodegen.behaviors",
+    "Cassette": "replaycodegen.cassette",
+    "Entry": "replaycodegen.cassette",
+    "Pattern": "replaycodegen.cassette",
+    "ApprovalRejected": "replaycodegen.errors",
+    "ApprovalRequired": "replaycodegen.errors",
+    "CassetteError": "replaycodegen.errors",
+    "CassetteMiss": "replaycodegen.errors",
+    "CodeGenerationError": "replaycodegen.errors",
+    "CodeRuntimeError": "replaycodegen.errors",
+    "CodeSyntaxError": "replaycodegen.errors",
+    "PythonExecutorError": "replaycodegen.errors",
+    "ReplayCodegenError": "replaycodegen.errors",
+    "ChannelWrite": "replaycodegen.executor",
+    "CodeAnalysis": "replaycodegen.executor",
+    "ExecutionResult": "replaycodegen.executor",
+    "ExecutorConfigError": "replaycodegen.executor",
+    "NoPendingApproval": "replaycodegen.executor",
+    "PythonExecutorService": "replaycodegen.executor",
+    "PythonServiceResult": "replaycodegen.executor",
+    "analyze_code": "replaycodegen.executor",
+    "DEFAULT_MATCH_ON": "replaycodegen.keys",
+    "fingerprint": "replaycodegen.keys",
+    "normalize_error_text": "replaycodegen.keys",
+    "extract_code": "replaycodegen.generation.extract",
+    "create_code_generator": "replaycodegen.generation.factory",
+    "MockCodeGenerator": "replaycodegen.generation.mock",
+    "OpenAICodeGenerator": "replaycodegen.generation.openai_generator",
+    "PromptBuilder": "replaycodegen.generation.prompt",
+    "CodeGenerator": "replaycodegen.generation.protocol",
+    "RecordingCodeGenerator": "replaycodegen.generation.recording",
+    "LiveCallBlocked": "replaycodegen.guard",
+    "block_live_llm_calls": "replaycodegen.guard",
+    "CassetteWarning": "replaycodegen.loader",
+    "load_cassette": "replaycodegen.loader",
+    "parse_cassette": "replaycodegen.loader",
+    "ExecutionError": "replaycodegen.models",
+    "PythonExecutionRequest": "replaycodegen.models",
+    "RecordMode": "replaycodegen.record_mode",
+    "Scrubber": "replaycodegen.scrub",
+    "CassetteStore": "replaycodegen.store",
+}
 
 __all__ = [
     "BEHAVIORS",
@@ -40,23 +103,31 @@ __all__ = [
     "CassetteMiss",
     "CassetteStore",
     "CassetteWarning",
+    "ChannelWrite",
+    "CodeAnalysis",
     "CodeGenerationError",
     "CodeGenerator",
     "CodeRuntimeError",
     "CodeSyntaxError",
     "Entry",
     "ExecutionError",
+    "ExecutionResult",
+    "ExecutorConfigError",
     "LiveCallBlocked",
     "MockCodeGenerator",
+    "NoPendingApproval",
     "OpenAICodeGenerator",
     "Pattern",
     "PromptBuilder",
     "PythonExecutionRequest",
     "PythonExecutorError",
+    "PythonExecutorService",
+    "PythonServiceResult",
     "RecordMode",
     "RecordingCodeGenerator",
     "ReplayCodegenError",
     "Scrubber",
+    "analyze_code",
     "block_live_llm_calls",
     "create_code_generator",
     "extract_code",
@@ -65,3 +136,17 @@ __all__ = [
     "normalize_error_text",
     "parse_cassette",
 ]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'replaycodegen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

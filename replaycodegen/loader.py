@@ -18,7 +18,7 @@ import yaml
 from replaycodegen import yamlio
 from replaycodegen.cassette import CASSETTE_VERSION, Cassette, Entry, Pattern, RecordedError
 from replaycodegen.errors import CassetteError
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
+from replaycodegen.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
 from replaycodegen.models import PythonExecutionRequest
 
 TOP_LEVEL_FIELDS = ("version", "description", "match_on", "repeat_last", "entries")

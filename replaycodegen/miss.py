@@ -7,7 +7,7 @@ from typing import Any
 
 from replaycodegen.cassette import Cassette, Entry
 from replaycodegen.errors import CassetteMiss
-from replaycodegen.fingerprint import canonical_json, key_chain, request_fields
+from replaycodegen.keys import canonical_json, key_chain, request_fields
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
 from replaycodegen.yamlio import line_of
 

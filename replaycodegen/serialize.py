@@ -7,7 +7,7 @@ from typing import Any
 
 from replaycodegen import yamlio
 from replaycodegen.cassette import CASSETTE_VERSION, Cassette, Entry
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON
+from replaycodegen.keys import DEFAULT_MATCH_ON
 
 ENTRY_INDENT = "  "
 

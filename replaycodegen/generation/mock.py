@@ -13,7 +13,7 @@ from typing import Any
 
 from replaycodegen.behaviors import BEHAVIORS, load_behavior
 from replaycodegen.cassette import Cassette, Entry, Pattern
-from replaycodegen.fingerprint import validate_match_on
+from replaycodegen.keys import validate_match_on
 from replaycodegen.loader import load_cassette
 from replaycodegen.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest

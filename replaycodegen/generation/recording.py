@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from replaycodegen.cassette import Cassette, Entry, entry_from_pair
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest

@@ -20,7 +20,7 @@ from replaycodegen import (
     load_cassette,
 )
 from replaycodegen.cassette import Cassette, entry_from_pair
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON
+from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.serialize import dump_cassette
 
 REQUEST = PythonExecutionRequest(

@@ -8,7 +8,7 @@ import pytest
 
 from replaycodegen import CassetteMiss, ExecutionError, MockCodeGenerator, PythonExecutionRequest
 from replaycodegen.cassette import Cassette, entry_from_pair
-from replaycodegen.fingerprint import DEFAULT_MATCH_ON
+from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.generation import RecordingCodeGenerator
 from replaycodegen.serialize import dump_cassette
 

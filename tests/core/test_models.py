@@ -97,3 +97,18 @@ def test_code_generator_protocol_importable_from_both_places() -> None:
 def test_public_api_is_declared() -> None:
     for name in replaycodegen.__all__:
         assert hasattr(replaycodegen, name), name
+
+
+def test_lazy_exports_cover_all_and_keep_import_light() -> None:
+    import subprocess
+    import sys
+
+    assert sorted(replaycodegen.__all__) == sorted(replaycodegen._EXPORTS)
+    code = (
+        "import sys, replaycodegen, replaycodegen.runtime\n"
+        "heavy = [m for m in ('pydantic', 'yaml', 'openai', 'vcr') if m in sys.modules]\n"
+        "from replaycodegen import MockCodeGenerator, PythonExecutorService\n"
+        "print(heavy, 'openai' in sys.modules, 'vcr' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] False False"
