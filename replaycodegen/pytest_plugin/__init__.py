@@ -1,0 +1,157 @@
+"""The replaycodegen pytest plugin: hooks and options (fixtures live in ``_fixtures``).
+
+Registered through the ``pytest11`` entry point; importing it loads neither openai, nor
+vcrpy, nor the executor. See docs/pytest-plugin.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._claims import WORKERINPUT_KEY, SessionClaims
+from ._fixtures import (
+    codegen,
+    codegen_cassette_path,
+    codegen_config,
+    codegen_record_mode,
+    codegen_request,
+    codegen_service,
+)
+from ._guard import LiveCallGuards
+from ._paths import MARKER_DOC, MarkerError, cassette_path, merged_marker
+from ._report import (
+    WORKEROUTPUT_KEY,
+    CodegenLedger,
+    build_reports,
+    render,
+    unused_count,
+    write_report,
+)
+from ._settings import add_options, check_api_key, read_settings
+from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
+
+__all__ = [
+    "codegen",
+    "codegen_cassette_path",
+    "codegen_config",
+    "codegen_record_mode",
+    "codegen_request",
+    "codegen_service",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_DOC)
+    shared = getattr(config, "workerinput", {}).get(WORKERINPUT_KEY)
+    config.stash[STATE_KEY] = PluginState(
+        read_settings(config), CodegenLedger(),
+        SessionClaims(Path(shared) if shared else None), LiveCallGuards())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if STATE_KEY in config.stash:
+        plugin_state(config).claims.cleanup()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_worker(session.config):
+        check_api_key(plugin_state(session.config).settings)
+
+
+# -- which cassettes the collected tests would use (for the unused-entries check) ------------
+def _static_path(item: pytest.Item) -> str | None:
+    try:
+        marker = merged_marker(item)
+    except MarkerError:
+        return None  # the codegen fixture reports it when the test runs
+    if marker.behavior is not None:
+        return None
+    settings = plugin_state(item.config).settings
+    return str(cassette_path(item, marker, settings.cassette_dir))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    ledger = plugin_state(session.config).ledger
+    for item in session.items:
+        if uses_codegen(item) and (path := _static_path(item)) is not None:
+            ledger.expected.setdefault(path, set()).add(item.nodeid)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        if uses_codegen(item) and (path := _static_path(item)) is not None:
+            plugin_state(item.config).ledger.not_run.add(path)
+
+
+# -- outcomes: keep-failed and the unused check need them ---------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if not uses_codegen(item):
+        return report
+    phases = item.stash.setdefault(PHASE_REPORTS_KEY, {})
+    phases[report.when] = report
+    if report.when == "teardown":
+        if "call" in phases and all(r.passed for r in phases.values()):
+            plugin_state(item.config).ledger.passed.add(item.nodeid)
+        del item.stash[PHASE_REPORTS_KEY]
+    return report
+
+
+# -- xdist: workers send their ledger, the controller merges ------------------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput[WORKERINPUT_KEY] = str(plugin_state(node.config).claims.directory)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    ledger = plugin_state(node.config).ledger
+    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+    if data is None:
+        ledger.lost_worker = True  # crashed before reporting: unused entries unknown
+    else:
+        ledger.merge_wire(data)
+
+
+# -- the end of the session ---------------------------------------------------------------
+def _partial_run(config: pytest.Config) -> bool:
+    """Tests picked by node id (``file.py::test``): others sharing a cassette did not run."""
+    return any("::" in str(arg) for arg in config.args)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = plugin_state(config)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKEROUTPUT_KEY] = state.ledger.to_wire()
+        return
+    state.reports = build_reports(state.ledger, partial_run=_partial_run(config))
+    if state.settings.report_path is not None:
+        write_report(state.settings.report_path, state.reports)
+    if (state.settings.unused == "fail" and unused_count(state.reports)
+            and session.exitstatus == pytest.ExitCode.OK):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    state = plugin_state(config)
+    if state.reports:
+        render(terminalreporter, state.reports, unused=state.settings.unused,
+               report_path=state.settings.report_path, root=config.rootpath)

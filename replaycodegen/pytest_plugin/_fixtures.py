@@ -1,0 +1,122 @@
+"""The fixtures: ``codegen``, ``codegen_config``, ``codegen_request``, ``codegen_service``,
+``codegen_record_mode`` and ``codegen_cassette_path``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
+
+from replaycodegen.errors import CassetteError
+
+from ._guard import allowed_hosts, warn_swallowed
+from ._paths import CassetteMarker, MarkerError, cassette_path, merged_marker
+from ._settings import SetupError
+from ._state import USED_KEY, failed_so_far, plugin_state
+
+if TYPE_CHECKING:
+    from replaycodegen.executor import PythonExecutorService
+    from replaycodegen.generation.protocol import CodeGenerator
+    from replaycodegen.models import PythonExecutionRequest
+
+
+def _fail(request: pytest.FixtureRequest, problem: Exception) -> NoReturn:
+    pytest.fail(f"replaycodegen: {request.node.nodeid}: {problem}", pytrace=False)
+
+
+def _marker(request: pytest.FixtureRequest) -> CassetteMarker:
+    try:
+        return merged_marker(request.node)
+    except MarkerError as exc:
+        _fail(request, exc)
+
+
+@pytest.fixture
+def codegen_config() -> dict[str, Any]:
+    """Settings for this test's generator; override it like pytest-recording's ``vcr_config``.
+
+    Keys: ``model``, ``base_url``, ``api_key``, ``temperature``, ``max_tokens``,
+    ``timeout``, ``max_retries``, ``max_errors_in_prompt`` (the real generator);
+    ``generator`` (a ``CodeGenerator`` or a function returning one, used instead of
+    OpenAI when recording); ``match_on``, ``description``, ``secrets`` (the cassette);
+    ``block_live_calls``, ``allowed_hosts`` (the live-call guard).
+    """
+    return {}
+
+
+@pytest.fixture
+def codegen_record_mode(request: pytest.FixtureRequest) -> str:
+    """This test's record mode: its marker's ``record_mode``, else ``--codegen-record-mode``."""
+    return _marker(request).record_mode or plugin_state(request.config).settings.record_mode
+
+
+@pytest.fixture
+def codegen_cassette_path(request: pytest.FixtureRequest) -> Path:
+    """The absolute path of the cassette this test replays or records."""
+    settings = plugin_state(request.config).settings
+    return cassette_path(request.node, _marker(request), settings.cassette_dir)
+
+
+@pytest.fixture
+def codegen(
+    request: pytest.FixtureRequest,
+    codegen_config: Any,
+    codegen_record_mode: str,
+    codegen_cassette_path: Path,
+) -> Iterator[CodeGenerator]:
+    """The generator for this test: replays its cassette (record mode ``none``) or records
+    into it through the real generator; ``behavior=`` on the marker serves a shipped one."""
+    from ._generators import checked_config, open_generator  # imported when first needed
+
+    state = plugin_state(request.config)
+    node = request.node
+    marker = _marker(request)
+    problem: Exception | None = None
+    try:
+        config = checked_config(codegen_config)
+        hosts = allowed_hosts(config)
+        handle = open_generator(
+            path=codegen_cassette_path, marker=marker, mode=codegen_record_mode,
+            config=config, settings=state.settings, claims=state.claims, test_id=node.nodeid)
+    except (SetupError, CassetteError) as exc:
+        problem = exc  # failed outside the except block: no chained traceback
+    if problem is not None:
+        _fail(request, problem)
+    node.stash[USED_KEY] = True
+    blocked = []
+    try:
+        with state.guards.around_test(handle.path, codegen_record_mode, config, hosts) as blocked:
+            yield handle.generator
+    finally:
+        failed = failed_so_far(node)
+        handle.close()
+        if failed and not state.settings.keep_failed:
+            handle.drop_recorded()
+        use = handle.use()
+        if use is not None:
+            state.ledger.add_use(use, node.nodeid)
+    if blocked and not failed:
+        warn_swallowed(node.nodeid, blocked)
+
+
+@pytest.fixture
+def codegen_request() -> PythonExecutionRequest:
+    """A small sample request (the same in every test, so one recording serves many)."""
+    from replaycodegen.models import PythonExecutionRequest
+
+    return PythonExecutionRequest(
+        user_query="Compute the mean of the numbers 1 to 10",
+        task_objective="Store the mean of 1..10 in results['value']",
+        execution_folder_name="codegen_request",
+        expected_results={"value": "the mean, a float"},
+    )
+
+
+@pytest.fixture
+def codegen_service(codegen: CodeGenerator) -> PythonExecutorService:
+    """A ``PythonExecutorService`` that generates with ``codegen``."""
+    from replaycodegen.executor import PythonExecutorService
+
+    return PythonExecutorService(generator=codegen)

@@ -1,0 +1,68 @@
+"""Glue to :func:`replaycodegen.guard.block_live_llm_calls`: no live LLM call during replay.
+
+Active around each test whose ``codegen`` fixture replays (record mode ``none``), from
+fixture setup to teardown; loopback hosts stay reachable. Not session-wide, so tests that
+do not use ``codegen`` (and pytest-recording's own cassettes) keep their HTTP as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from replaycodegen.guard import LOOPBACK_HOSTS, LiveCallBlocked, block_live_llm_calls
+
+from ._settings import SetupError
+
+NO_VCR_WARNING = (
+    "replaycodegen: vcrpy is not installed, so live HTTP calls are not blocked while "
+    "cassettes replay; fix: pip install 'replaycodegen[vcr]'"
+)
+
+
+def allowed_hosts(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """``codegen_config["allowed_hosts"]``, else the loopback hosts."""
+    hosts = config.get("allowed_hosts", LOOPBACK_HOSTS)
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    if not all(isinstance(h, str) for h in hosts):
+        raise SetupError(f"codegen_config['allowed_hosts'] must be a list of host names, "
+                         f"not {hosts!r}")
+    return tuple(hosts)
+
+
+class LiveCallGuards:
+    """Installs the guard per test; warns once per session when vcrpy is missing."""
+
+    def __init__(self) -> None:
+        self._warned_no_vcr = False
+
+    @contextmanager
+    def around_test(self, cassette: Path | None, mode: str, config: Mapping[str, Any],
+                    hosts: tuple[str, ...]) -> Iterator[list[LiveCallBlocked]]:
+        """Yield the list of calls blocked so far (empty and inert when not guarding)."""
+        if mode != "none" or not config.get("block_live_calls", True):
+            yield []
+            return
+        if importlib.util.find_spec("vcr") is None:
+            if not self._warned_no_vcr:
+                self._warned_no_vcr = True
+                warnings.warn(pytest.PytestWarning(NO_VCR_WARNING), stacklevel=1)
+            yield []
+            return
+        with block_live_llm_calls(cassette, "none", allow_hosts=hosts) as guard:
+            yield guard.blocked
+
+
+def warn_swallowed(test_id: str, blocked: list[LiveCallBlocked]) -> None:
+    """A passing test whose code caught the blocked call still gets told about it."""
+    warnings.warn(pytest.PytestWarning(
+        f"replaycodegen: {test_id} passed, but {len(blocked)} live HTTP call(s) were "
+        f"blocked and the error was caught by the code under test; first: {blocked[0]}"
+    ), stacklevel=1)

@@ -1,0 +1,157 @@
+"""The plugin's options: each one on the command line and as an ini key of the same name.
+
+Precedence: command line, then ini file, then the default. For ``model`` and ``base_url``
+the ``codegen_config`` fixture sits between the two: command line > fixture > ini.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
+RECORDING_MODES: frozenset[str] = frozenset(RECORD_MODES) - {"none"}
+UNUSED_ACTIONS: tuple[str, ...] = ("ignore", "warn", "fail")
+DEFAULT_RECORD_MODE = "none"
+DEFAULT_UNUSED = "warn"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+
+
+class SetupError(Exception):
+    """A test's generator cannot be set up as configured; the message says why and the fix."""
+
+_HELP = {
+    "record_mode": "when to call the real model: none (replay only, the default), once, "
+    "new_episodes, all, rewrite",
+    "cassette_dir": "folder for cassettes (default: cassettes/ next to each test module); "
+    "each module gets a <module name>/ subfolder",
+    "unused": "what to do with cassette entries no test played: ignore, warn (default), "
+    "fail (exit code 1)",
+    "model": "model to record with (default: REPLAYCODEGEN_MODEL, else gpt-4o-mini)",
+    "base_url": "OpenAI-compatible server to record from (default: OPENAI_BASE_URL, "
+    "else the OpenAI API)",
+    "report": "write a JSON report of played, recorded and unused entries to this file "
+    "(read by `replaycodegen prune --unused-from`)",
+    "keep_failed": "keep the entries a failing test recorded (default: drop them)",
+    "api_key_env": "environment variable that must hold the API key before recording "
+    "starts (default OPENAI_API_KEY; empty: skip the check)",
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("replaycodegen", "replaycodegen: LLM code generation cassettes")
+    group.addoption("--codegen-record-mode", choices=RECORD_MODES, help=_HELP["record_mode"])
+    group.addoption("--codegen-cassette-dir", metavar="DIR", help=_HELP["cassette_dir"])
+    group.addoption("--codegen-unused", choices=UNUSED_ACTIONS, help=_HELP["unused"])
+    group.addoption("--codegen-model", metavar="MODEL", help=_HELP["model"])
+    group.addoption("--codegen-base-url", metavar="URL", help=_HELP["base_url"])
+    group.addoption("--codegen-report", metavar="PATH", help=_HELP["report"])
+    group.addoption("--codegen-keep-failed", action="store_true", default=None,
+                    help=_HELP["keep_failed"])
+    group.addoption("--codegen-api-key-env", metavar="NAME", help=_HELP["api_key_env"])
+    for name, text in _HELP.items():
+        if name == "keep_failed":
+            parser.addini(f"codegen_{name}", text, type="bool")
+        else:
+            parser.addini(f"codegen_{name}", text, default=None)
+
+
+@dataclass(frozen=True)
+class CodegenSettings:
+    """The resolved options of one pytest run."""
+
+    record_mode: str
+    cassette_dir: Path | None
+    unused: str
+    model_cli: str | None
+    model_ini: str | None
+    base_url_cli: str | None
+    base_url_ini: str | None
+    report_path: Path | None
+    keep_failed: bool
+    api_key_env: str
+
+    @property
+    def records(self) -> bool:
+        return self.record_mode in RECORDING_MODES
+
+
+def _cli(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(f"codegen_{name}", None)
+    return str(value) if value not in (None, "") else None
+
+
+def _ini(config: pytest.Config, name: str) -> str | None:
+    value = config.getini(f"codegen_{name}")
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _choice(config: pytest.Config, name: str, choices: tuple[str, ...], default: str) -> str:
+    cli = _cli(config, name)
+    if cli is not None:
+        return cli
+    ini = _ini(config, name)
+    if ini is None:
+        return default
+    if ini not in choices:
+        where = config.inipath or "the ini file"
+        raise pytest.UsageError(
+            f"replaycodegen: codegen_{name} = {ini!r} in {where} is not valid; "
+            f"use one of: {', '.join(choices)}"
+        )
+    return ini
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    cli = _cli(config, name)
+    if cli is not None:
+        return Path(os.path.abspath(config.invocation_params.dir / Path(cli).expanduser()))
+    ini = _ini(config, name)
+    if ini is None:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return Path(os.path.abspath(base / Path(ini).expanduser()))
+
+
+def read_settings(config: pytest.Config) -> CodegenSettings:
+    """Resolve every option; a bad ini value is a ``pytest.UsageError`` naming the key."""
+    cli_keep = config.getoption("codegen_keep_failed", None)
+    raw = config.getoption("codegen_api_key_env", None)  # "" (given empty) skips the check
+    if raw is None:
+        raw = config.getini("codegen_api_key_env")
+    api_key_env = DEFAULT_API_KEY_ENV if raw is None else str(raw).strip()
+    return CodegenSettings(
+        record_mode=_choice(config, "record_mode", RECORD_MODES, DEFAULT_RECORD_MODE),
+        cassette_dir=_path(config, "cassette_dir"),
+        unused=_choice(config, "unused", UNUSED_ACTIONS, DEFAULT_UNUSED),
+        model_cli=_cli(config, "model"),
+        model_ini=_ini(config, "model"),
+        base_url_cli=_cli(config, "base_url"),
+        base_url_ini=_ini(config, "base_url"),
+        report_path=_path(config, "report"),
+        keep_failed=bool(cli_keep) or bool(config.getini("codegen_keep_failed")),
+        api_key_env=api_key_env,
+    )
+
+
+def check_api_key(settings: CodegenSettings) -> None:
+    """Refuse to start a recording session without a key: a UsageError before any test runs."""
+    name = settings.api_key_env
+    if not settings.records or not name or os.environ.get(name, "").strip():
+        return
+    raise pytest.UsageError(
+        f"replaycodegen: record mode '{settings.record_mode}' calls the real model and needs "
+        f"an API key, but {name} is not set.\n"
+        f"  fix: export {name}=... (any non-empty value for a local server such as "
+        "replaycodegen.testing.FakeOpenAIServer), or replay offline with "
+        "--codegen-record-mode=none.\n"
+        "  If your codegen_config fixture supplies api_key or its own generator, point "
+        "--codegen-api-key-env (ini: codegen_api_key_env) at the variable it reads, or set "
+        "it to an empty value to skip this check."
+    )

@@ -1,0 +1,190 @@
+"""Replay (record mode ``none``): the fixtures, misses, the live-call guard, the unused report."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from replaycodegen.cassette_ops import read_codegen_report
+
+from .helpers import make_project, read_report, write_cassette
+
+FIXTURES_PROJECT = """
+import pytest
+from replaycodegen import MockCodeGenerator, PythonExecutionRequest
+
+
+async def test_answers(codegen, ask, codegen_record_mode, codegen_cassette_path, codegen_config):
+    assert isinstance(codegen, MockCodeGenerator)
+    assert codegen_record_mode == "none"
+    assert codegen_config == {}
+    assert codegen_cassette_path.parts[-3:] == ("cassettes", "test_fixtures", "test_answers.yaml")
+    assert await codegen.generate_code(ask("q1"), []) == "results = {'value': 1}"
+    assert await codegen.generate_code(ask("q2"), []) == "results = {'value': 2}"
+
+
+@pytest.mark.codegen_cassette(behavior="success")
+async def test_service(codegen_service, codegen_request, tmp_path):
+    assert isinstance(codegen_request, PythonExecutionRequest)
+    config = {"configurable": {"execution": {"execution_root": str(tmp_path)}}}
+    result = await codegen_service.ainvoke(codegen_request, config)
+    assert result.execution_result.results["value"] == 42
+
+
+async def test_set_code_needs_no_cassette(codegen, ask):
+    codegen.set_code("results = {}")
+    assert await codegen.generate_code(ask("anything"), []) == "results = {}"
+"""
+
+
+def test_each_fixture_replays_offline(pytester: pytest.Pytester) -> None:
+    root = make_project(pytester, test_fixtures=FIXTURES_PROJECT)
+    write_cassette(root / "cassettes/test_fixtures/test_answers.yaml",
+                   {"q1": "results = {'value': 1}", "q2": "results = {'value': 2}"})
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*= replaycodegen cassettes =*",
+                                 "1 cassette used: 2 played, 0 recorded, 0 misses, 0 unused"])
+
+
+def test_a_missing_cassette_fails_with_how_to_record_it(pytester: pytest.Pytester) -> None:
+    make_project(pytester, test_missing="""
+async def test_unrecorded(codegen, ask):
+    await codegen.generate_code(ask("q1"), [])
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*CassetteMiss: replaycodegen: no cassette entry for this request (no such cassette)",
+        "*cassette: */cassettes/test_missing/test_unrecorded.yaml",
+        "*how to fix: record it: run this test with `--codegen-record-mode=once`*",
+        "*test_unrecorded.yaml: 0 played, 0 recorded, 1 miss, ? unused",
+    ])
+
+
+def test_a_changed_request_fails_with_the_closest_entries(pytester: pytest.Pytester) -> None:
+    root = make_project(pytester, test_changed="""
+async def test_changed(codegen, ask):
+    await codegen.generate_code(ask("q1, reworded"), [])
+""")
+    write_cassette(root / "cassettes/test_changed/test_changed.yaml", {"q1": "results = {}"})
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*no cassette entry for this request (no match)",
+        "*closest entries:",
+        "*- e1 [recorded*: 1 difference(s)",
+        "*user_query: recorded 'q1' != now 'q1, reworded'",
+    ])
+
+
+def test_bad_codegen_config_says_which_keys_are_valid(pytester: pytest.Pytester) -> None:
+    make_project(pytester, test_config="""
+import pytest
+
+@pytest.fixture
+def codegen_config():
+    return {"modle": "gpt-4o"}
+
+def test_it(codegen):
+    pass
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*codegen_config: unknown key(s) modle; valid: model, base_url*"])
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Refuse (and count) DNS lookups: a blocked call must not even resolve its host."""
+    lookups: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(args)
+        raise OSError("plugin tests: no DNS here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return lookups
+
+
+LIVE_CALLS = """
+import openai
+from replaycodegen.guard import LiveCallBlocked
+
+def client():
+    return openai.AsyncOpenAI(api_key="sk-test", base_url="https://api.openai.com/v1",
+                              max_retries=0)
+
+async def test_live_call(codegen):
+    await client().chat.completions.create(model="gpt-4o-mini", messages=[])
+
+async def test_swallowed_live_call(codegen):
+    try:
+        await client().chat.completions.create(model="gpt-4o-mini", messages=[])
+    except Exception:
+        pass
+"""
+
+
+def test_the_guard_stops_live_calls_in_none_mode(
+    pytester: pytest.Pytester, no_dns: list[Any]
+) -> None:
+    make_project(pytester, test_live=LIVE_CALLS)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1, passed=1, warnings=1)
+    result.stdout.fnmatch_lines([
+        "*LiveCallBlocked: replaycodegen: live HTTP call to POST "
+        "https://api.openai.com/v1/chat/completions blocked in record mode 'none' "
+        "(cassette */cassettes/test_live/test_live_call.yaml)*--codegen-record-mode=once*",
+        "*test_swallowed_live_call passed, but 1 live HTTP call(s) were blocked*",
+    ])
+    assert no_dns == []
+
+
+SHARED = """
+import pytest
+
+pytestmark = pytest.mark.codegen_cassette("shared")
+
+async def test_one(codegen, ask):
+    assert await codegen.generate_code(ask("q1"), []) == "one = 1"
+
+async def test_two(codegen, ask):
+    assert await codegen.generate_code(ask("q2"), []) == "two = 2"
+"""
+
+
+def test_unused_entries_are_reported_and_can_fail_the_session(pytester: pytest.Pytester) -> None:
+    root = make_project(pytester, test_shared=SHARED)
+    cassette = root / "cassettes/test_shared/shared.yaml"
+    write_cassette(cassette, {"q1": "one = 1", "q2": "two = 2", "q3": "three = 3"})
+
+    warned = pytester.runpytest()
+    warned.assert_outcomes(passed=2)
+    assert warned.ret == pytest.ExitCode.OK
+    warned.stdout.fnmatch_lines([
+        "1 cassette used: 2 played, 0 recorded, 0 misses, 1 unused",
+        "  cassettes/test_shared/shared.yaml: 2 played, 0 recorded, 0 misses, 1 unused "
+        "[[]unused: e3]",
+        "remove unused entries with `replaycodegen prune --unused-from REPORT.json`*",
+    ])
+
+    failed = pytester.runpytest("--codegen-unused=fail", "--codegen-report=out/report.json")
+    failed.assert_outcomes(passed=2)
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    failed.stdout.fnmatch_lines(["FAILED: 1 unused cassette entry and --codegen-unused=fail"])
+    assert read_report(root / "out/report.json") == {"version": 1, "cassettes": {
+        str(cassette): {"played": ["e1", "e2"], "recorded": [], "unused": ["e3"], "misses": 0}}}
+    assert read_codegen_report(root / "out/report.json") == {cassette: ["e3"]}  # what prune reads
+
+
+def test_unused_entries_are_not_judged_from_part_of_the_suite(pytester: pytest.Pytester) -> None:
+    root = make_project(pytester, test_shared=SHARED)
+    write_cassette(root / "cassettes/test_shared/shared.yaml", {"q1": "one = 1", "q2": "two = 2"})
+    for selection in (["-k", "test_one"], ["test_shared.py::test_one"]):
+        result = pytester.runpytest("--codegen-unused=fail", *selection)
+        result.assert_outcomes(passed=1)
+        assert result.ret == pytest.ExitCode.OK
+        result.stdout.fnmatch_lines(["*? unused: not checked in 1 cassette*"])
