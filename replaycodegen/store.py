@@ -263,6 +263,18 @@ class CassetteStore:
             self._write_all(cassette)
         return entry
 
+    def remove(self, ids: set[str]) -> set[str]:
+        """Remove entries by id from the file (locked, atomic); returns the ids removed."""
+        with self.locked():
+            if not self.path.exists():
+                return set()
+            cassette = parse_cassette(read_text(self.path), str(self.path))
+            present = cassette.entry_ids() & ids
+            if present:
+                cassette.replace_entries([e for e in cassette.entries if e.id not in present])
+                self._write_all(cassette)
+        return present
+
     def write(self, cassette: Cassette) -> None:
         """Write the whole cassette atomically (scrubbed), replacing the file."""
         check_writable(self.path)

@@ -67,6 +67,7 @@ class MockCodeGenerator:
         self._sequence: Cassette | None = None
         self._last: dict[str, Any] = {}
         self.call_count = 0
+        self.misses = 0
         self.last_request: PythonExecutionRequest | None = None
         self.last_error_chain: list[ErrorChainItem] | None = None
 
@@ -98,6 +99,7 @@ class MockCodeGenerator:
     def reset(self) -> None:
         """Zero the call tracking; the configured code stays."""
         self.call_count = 0
+        self.misses = 0
         self.last_request = None
         self.last_error_chain = None
         self._last = {}
@@ -122,6 +124,7 @@ class MockCodeGenerator:
         key = cassette.key_for(request, error_chain)
         selection = cassette.select(request, error_chain, key=key)
         if selection is None:
+            self.misses += 1
             reason = ALL_PLAYED if cassette.exhausted(key) else NO_MATCH
             raise explain_miss(cassette, request, error_chain, reason=reason, key=key)
         entry = selection.entry

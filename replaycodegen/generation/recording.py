@@ -12,8 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from replaycodegen.cassette import Cassette, Entry, entry_from_pair
-from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
 from replaycodegen.generation.protocol import CodeGenerator
+from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
 from replaycodegen.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 from replaycodegen.record_mode import RecordMode
@@ -147,6 +147,12 @@ class RecordingCodeGenerator:
         else:
             reason = NO_MATCH
         mode = self.record_mode.value
+        if reason == NO_SUCH_CASSETTE:
+            fix = (f"record mode is '{mode}' and the cassette does not exist: record it with "
+                   f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
+                   f"record --cassette {self.path} --mode once`)")
+            return explain_miss(self.cassette, request, chain, reason=reason, key=key,
+                                cassette_path=str(self.path), fix=fix)
         fix = (
             f"record mode is '{mode}', which never records here: re-run with record mode "
             f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "

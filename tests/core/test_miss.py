@@ -8,8 +8,8 @@ import pytest
 
 from replaycodegen import CassetteMiss, ExecutionError, MockCodeGenerator, PythonExecutionRequest
 from replaycodegen.cassette import Cassette, entry_from_pair
-from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.generation import RecordingCodeGenerator
+from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.serialize import dump_cassette
 
 REQ = PythonExecutionRequest(
@@ -84,3 +84,4 @@ async def test_miss_in_none_mode_names_the_mode_that_records(tmp_path: Path) -> 
         await recorder.generate_code(REQ, [])
     assert info.value.reason == "no such cassette"
     assert "record mode is 'none'" in str(info.value)
+    assert "--codegen-record-mode=once" in str(info.value)

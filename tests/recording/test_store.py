@@ -24,8 +24,8 @@ from replaycodegen import (
     load_cassette,
 )
 from replaycodegen.cassette import Cassette, entry_from_pair
-from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.generation import RecordingCodeGenerator
+from replaycodegen.keys import DEFAULT_MATCH_ON
 from replaycodegen.serialize import dump_cassette
 from replaycodegen.store import CassetteStore, append_indent, atomic_write
 
