@@ -1,0 +1,117 @@
+"""The ``replaycodegen`` group: global options, lazy commands, one-line errors.
+
+Commands are imported when they run (``--help`` imports none of the heavy modules). Any
+error becomes one ``error: ...`` line on stderr with exit code 2 (bad usage or input) or
+1 (a failed run); ``--debug`` (or ``REPLAYCODEGEN_DEBUG=1``) prints the traceback too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+import warnings
+from typing import Any, TextIO
+
+import click
+
+from replaycodegen.cli.context import State
+from replaycodegen.cli.errors import RunFailed, UserError, set_color_mode
+from replaycodegen.cli.render import COLOR_MODES, Output
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("replaycodegen.cli.run_cmd", "run"),
+    "record": ("replaycodegen.cli.record_cmd", "record"),
+    "ls": ("replaycodegen.cli.inspect_cmds", "ls"),
+    "show": ("replaycodegen.cli.inspect_cmds", "show"),
+    "diff": ("replaycodegen.cli.inspect_cmds", "diff"),
+    "behaviors": ("replaycodegen.cli.inspect_cmds", "behaviors"),
+    "new": ("replaycodegen.cli.author_cmds", "new"),
+    "edit": ("replaycodegen.cli.author_cmds", "edit"),
+    "craft": ("replaycodegen.cli.author_cmds", "craft"),
+    "lint": ("replaycodegen.cli.maintain_cmds", "lint"),
+    "rehash": ("replaycodegen.cli.maintain_cmds", "rehash"),
+    "prune": ("replaycodegen.cli.maintain_cmds", "prune"),
+    "scrub": ("replaycodegen.cli.maintain_cmds", "scrub"),
+}
+"""Command name -> (module, attribute), in the order ``--help`` lists them."""
+
+
+def translate(exc: Exception) -> click.ClickException:
+    """The CLI error for a library exception: bad input (2) or a failed run (1)."""
+    from replaycodegen.errors import CassetteError, CassetteMiss, ReplayCodegenError
+
+    if isinstance(exc, CassetteMiss):
+        return RunFailed(str(exc))
+    if isinstance(exc, CassetteError | ReplayCodegenError):
+        return UserError(str(exc))
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return UserError(f"{exc.strerror or exc}{where}")
+    return RunFailed(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(re-run with --debug for the traceback, and please report it)"
+    )
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module = importlib.import_module(target[0])
+        command: click.Command = getattr(module, target[1])
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except BrokenPipeError:
+                raise  # `replaycodegen show ... | head`: click exits quietly
+            except Exception as exc:
+                state = ctx.find_object(State)
+                if state is not None and state.debug:
+                    traceback.print_exception(exc, file=sys.stderr)
+                raise translate(exc) from exc
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(State) if ctx is not None else None
+    out = state.out if state is not None else Output()
+    out.warning(str(message))
+
+
+@click.group(
+    name="replaycodegen",
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option("--debug", is_flag=True, envvar="REPLAYCODEGEN_DEBUG",
+              help="Show the traceback of an error.")
+@click.option("--color", "color_mode", type=click.Choice(COLOR_MODES), default="auto",
+              show_default=True, help="Colour and syntax highlighting (auto: on a terminal, "
+              "unless NO_COLOR is set).")
+@click.version_option(package_name="replaycodegen", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, color_mode: str) -> None:
+    """Record LLM code generation once, replay it offline: cassettes for replaycodegen.
+
+    \b
+    Start with:   replaycodegen run          (replays the shipped demo, no key needed)
+    Exit codes:   0 fine, 1 findings or a failed run, 2 bad usage or bad input.
+    Docs:         docs/cli.md
+    """
+    set_color_mode(color_mode)
+    ctx.obj = State(out=Output(color_mode), debug=debug)

@@ -1,0 +1,158 @@
+"""Hand-authoring commands: ``new``, ``edit``, ``craft`` (logic in ``replaycodegen.craft``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import click
+
+from replaycodegen.cli import context
+from replaycodegen.cli.context import State, display_path, load, open_for_update, pass_state, write
+from replaycodegen.cli.errors import UserError
+
+INJECTION_KINDS = (
+    "syntax_error", "runtime_error", "missing_results", "timeout", "security_risk",
+    "channel_write",
+)
+"""The ``--inject`` choices (``replaycodegen.craft.INJECTION_KINDS``, kept here so that
+``--help`` does not import the library)."""
+
+_INJECT_NOTES = {
+    "timeout": "the service's timeout ends it (`replaycodegen run --timeout 2` keeps the wait "
+    "short)",
+    "channel_write": "the service asks for approval first (`run --approve`); the approved "
+    "code then fails after its write",
+    "security_risk": "the analyser refuses it, so it never runs",
+}
+
+
+@click.command(short_help="Create a hand-authored cassette.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--from-behavior", "behavior", metavar="NAME",
+              help="Start from a copy of a shipped behaviour (default: success).")
+@click.option("--code", "code_file", type=click.File("r", encoding="utf-8"),
+              help="Start from one entry answering every request with this code ('-': stdin).")
+@click.option("--description", help="The cassette's description (say what it is for).")
+@click.option("--allow-invalid", is_flag=True,
+              help="Accept --code that does not parse (marked meta.expect: syntax_error).")
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@pass_state
+def new(state: State, path: str, behavior: str | None, code_file: IO[str] | None,
+        description: str | None, allow_invalid: bool, force: bool) -> None:
+    """Create a hand-authored cassette at PATH, to craft a failure case by hand."""
+    from replaycodegen.craft import scaffold_from_behavior, scaffold_from_code
+
+    if behavior is not None and code_file is not None:
+        raise click.UsageError("give --from-behavior or --code, not both")
+    if Path(path).exists() and not force:
+        raise UserError(f"{path}: exists already; nothing was written; fix: pass --force to "
+                        "replace it, or choose another path")
+    if code_file is not None:
+        source = "stdin" if code_file.name == "<stdin>" else str(code_file.name)
+        cassette = scaffold_from_code(code_file.read(), path=path, description=description,
+                                      allow_invalid=allow_invalid, source=source)
+    else:
+        cassette = scaffold_from_behavior(behavior or "success", path=path,
+                                          description=description)
+    write(cassette, path)
+    out = state.out
+    ids = ", ".join(e.id for e in cassette.entries)
+    out.echo(f"created {display_path(path)}: {len(cassette.entries)} hand-authored "
+             f"entr{'y' if len(cassette.entries) == 1 else 'ies'} ({ids})")
+    first = cassette.entries[0].id
+    out.echo(f"next: replaycodegen edit {path} {first}   |   replaycodegen run --cassette {path}")
+
+
+def _keep_rejected(code: str) -> str:
+    """Save rejected code so the edit is not lost; returns the file's path."""
+    fd, name = tempfile.mkstemp(prefix="replaycodegen-edit-", suffix=".py")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(code)
+    return name
+
+
+@click.command(short_help="Edit an entry's code in $EDITOR.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("entry")
+@click.option("--code", "code_file", type=click.File("r", encoding="utf-8"),
+              help="Take the new code from this file ('-': stdin) instead of $EDITOR.")
+@click.option("--allow-invalid", is_flag=True,
+              help="Accept code that does not parse (marked meta.expect: syntax_error).")
+@pass_state
+def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
+         allow_invalid: bool) -> None:
+    """Edit the code of ENTRY in $EDITOR; validated on save, written atomically.
+
+    Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
+    entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
+    """
+    from replaycodegen.cassette_ops import find_entry
+    from replaycodegen.craft import InvalidCode, expects_syntax_error, replace_code, syntax_problem
+
+    store, cassette = open_for_update(path)
+    _, item = find_entry(cassette, entry)
+    out = state.out
+    if code_file is not None:
+        new_code: str | None = code_file.read()
+    else:
+        try:
+            new_code = click.edit(item.code, extension=".py", require_save=True)
+        except click.ClickException as exc:
+            raise UserError(f"{exc.format_message()}; fix: set $EDITOR (e.g. EDITOR=nano), "
+                            "or pass --code FILE") from None
+    if new_code is None or new_code.rstrip("\n") == item.code.rstrip("\n"):
+        out.echo(f"no change: {display_path(path)} is untouched")
+        return
+    problem = syntax_problem(new_code)
+    if problem and not allow_invalid and not expects_syntax_error(item) and (
+        context.stdin_is_interactive()
+    ):
+        allow_invalid = click.confirm(
+            f"The new code does not parse ({problem}). Keep it as a deliberate syntax error?",
+            default=False, err=True,
+        )
+    try:
+        replace_code(cassette, entry, new_code, allow_invalid=allow_invalid)
+    except InvalidCode as exc:
+        kept = _keep_rejected(new_code)
+        raise UserError(f"{exc.path}: {exc.reason} (your edit is kept in {kept}); "
+                        f"fix: {exc.hint}") from None
+    write(cassette, path, store)
+    marker = " (marked meta.expect: syntax_error)" if problem else ""
+    out.echo(f"updated entry {entry} of {display_path(path)}: "
+             f"{len(new_code.splitlines())} lines of code{marker}")
+
+
+@click.command(short_help="Turn a recorded success into a failure case.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--entry", "entry_id", required=True, metavar="ID",
+              help="The recorded entry to turn into a failure case.")
+@click.option("--inject", required=True, type=click.Choice(INJECTION_KINDS),
+              help="The failure the first attempt gets.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the crafted cassette here (default: PATH, in place).")
+@pass_state
+def craft(state: State, path: str, entry_id: str, inject: str, output: str | None) -> None:
+    """Turn a recorded success into a failure case: the entry's attempt now gets the
+    injected failure, the retry gets the recorded code (fail, then fix)."""
+    from replaycodegen.craft import inject_failure
+
+    if output is None:
+        store, cassette = open_for_update(path)
+    else:
+        store, cassette = None, load(path)
+    crafted = inject_failure(cassette, entry_id, inject)
+    target = output or path
+    write(cassette, target, store)
+    out = state.out
+    out.echo(f"crafted {display_path(target)}: entry {entry_id} now fails first, then replays")
+    out.echo(f"  attempt {crafted.attempt}: {crafted.injected.id} ({inject})")
+    out.echo(f"  attempt {crafted.attempt + 1}: {crafted.replay.id} (the recorded code)")
+    if inject in _INJECT_NOTES:
+        out.echo(f"  note: {_INJECT_NOTES[inject]}")
+    for warning in crafted.warnings:
+        out.warning(warning)
+    out.echo(f"try it: replaycodegen run --cassette {target}")

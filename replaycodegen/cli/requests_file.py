@@ -1,0 +1,67 @@
+"""The ``--requests FILE.yaml`` of ``replaycodegen record``: several requests to record.
+
+Either a list of requests or a mapping with a ``requests:`` list; each request is a
+mapping of ``PythonExecutionRequest`` fields (``user_query`` and ``task_objective`` at
+least; ``execution_folder_name`` defaults to ``record-<n>``)::
+
+    requests:
+      - user_query: Average beam current
+        task_objective: Read BEAM:CURRENT and return it in results
+        expected_results: {beam_current: float}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from replaycodegen.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from replaycodegen.models import PythonExecutionRequest
+
+
+def read_requests(path: str) -> list[PythonExecutionRequest]:
+    """Parse and validate the file; any problem is a ``UserError`` naming file and line."""
+    import yaml
+    from pydantic import ValidationError
+
+    from replaycodegen import yamlio
+    from replaycodegen.loader import read_text
+    from replaycodegen.models import PythonExecutionRequest
+
+    text = read_text(path)
+    try:
+        data = yamlio.load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{path}{where}: invalid YAML: {problem}; fix: correct the YAML syntax"
+                        ) from None
+    prefix: list[str | int] = []
+    if isinstance(data, dict) and set(data) == {"requests"}:
+        data, prefix = data["requests"], ["requests"]
+    if not isinstance(data, list) or not data:
+        raise UserError(f"{path}:1: expected a non-empty list of requests (or `requests:` "
+                        "holding one); fix: see `replaycodegen record --help`")
+    requests = []
+    for index, item in enumerate(data):
+        line = yamlio.line_of(text, [*prefix, index]) or 1
+        if not isinstance(item, dict):
+            raise UserError(f"{path}:{line}: request {index + 1} must be a mapping of request "
+                            "fields; fix: give user_query and task_objective")
+        fields: dict[str, Any] = {"execution_folder_name": f"record-{index + 1}", **item}
+        unknown = sorted(set(item) - set(PythonExecutionRequest.model_fields))
+        if unknown:
+            raise UserError(f"{path}:{line}: request {index + 1}: unknown field(s) "
+                            f"{', '.join(map(str, unknown))}; fix: use "
+                            f"{', '.join(PythonExecutionRequest.model_fields)}")
+        try:
+            requests.append(PythonExecutionRequest(**fields))
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = ".".join(str(p) for p in problem["loc"])
+            at = yamlio.line_of(text, [*prefix, index, str(problem["loc"][0])]) or line
+            raise UserError(f"{path}:{at}: request {index + 1}: {name}: {problem['msg']}; "
+                            "fix: correct that field") from None
+    return requests

@@ -1,0 +1,151 @@
+"""``replaycodegen run``: the full service loop, offline, from a cassette."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from replaycodegen.cli.context import State, display_path, load, pass_state
+from replaycodegen.cli.errors import RunFailed, UserError
+
+if TYPE_CHECKING:
+    from replaycodegen.cassette import Cassette
+
+DEMO_CASSETTE = "demo/beam_statistics.yaml"
+DEFAULT_QUERY = "Compute a value and return it in results"
+RUN_FOLDER = "replaycodegen-run"
+
+
+def demo_cassette_path() -> Path:
+    """The shipped demo cassette (inside the wheel, or in a source checkout)."""
+    from replaycodegen.behaviors import shipped_cassettes_dir
+
+    return shipped_cassettes_dir() / DEMO_CASSETTE
+
+
+@contextlib.contextmanager
+def offline_guard(cassette_path: str) -> Iterator[bool]:
+    """Block live HTTP calls while replaying (when vcrpy is installed); yields whether on."""
+    if importlib.util.find_spec("vcr") is None:
+        yield False
+        return
+    from replaycodegen.guard import block_live_llm_calls
+
+    with block_live_llm_calls(cassette_path, "none"):
+        yield True
+
+
+def _source(behavior: str | None, cassette: str | None) -> tuple[Cassette, str, str]:
+    """The cassette to replay, its display name, and the path the guard reports."""
+    from replaycodegen.behaviors import BEHAVIORS, load_behavior
+
+    if behavior is not None:
+        if behavior not in BEHAVIORS:
+            raise UserError(f"unknown behaviour {behavior!r}; use one of: {', '.join(BEHAVIORS)}"
+                            " (`replaycodegen behaviors` describes them)")
+        return load_behavior(behavior), f"behaviour {behavior}", f"behavior:{behavior}"
+    if cassette is not None:
+        return load(cassette), display_path(cassette), cassette
+    demo = demo_cassette_path()
+    return load(demo), f"{display_path(demo)} (the shipped demo)", str(demo)
+
+
+def _request_data(cassette: Cassette, entry: str | None, query: str | None,
+                  objective: str | None) -> dict[str, Any]:
+    from replaycodegen.cassette_ops import example_request_fields
+
+    fields = example_request_fields(cassette, entry)
+    if query is not None:
+        fields["user_query"] = query
+    if objective is not None:
+        fields["task_objective"] = objective
+    fields.setdefault("user_query", fields.get("task_objective", DEFAULT_QUERY))
+    fields.setdefault("task_objective", fields["user_query"])
+    return fields
+
+
+@click.command(short_help="Replay a cassette through the service loop.")
+@click.option("--behavior", metavar="NAME", help="Replay a shipped behaviour (see `behaviors`).")
+@click.option("--cassette", type=click.Path(dir_okay=False), help="Replay this cassette.")
+@click.option("--entry", metavar="ID", help="Take the request from this entry of the cassette.")
+@click.option("--query", help="The user_query (default: the cassette's first request).")
+@click.option("--objective", help="The task_objective (default: the cassette's, or the query).")
+@click.option("--retries", type=click.IntRange(1, 50), help="Attempts allowed (default 3).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds each attempt may run (default 60).")
+@click.option("--approve", is_flag=True,
+              help="Approve control-system writes (else: prompt on a terminal, or exit 1).")
+@click.option("--execution-root", type=click.Path(file_okay=False),
+              help="Where each attempt's folder goes (default: a temp folder).")
+@pass_state
+def run(state: State, behavior: str | None, cassette: str | None, entry: str | None,
+        query: str | None, objective: str | None, retries: int | None, timeout: float | None,
+        approve: bool, execution_root: str | None) -> None:
+    """Run the service loop offline, answered by a cassette.
+
+    Without options it replays the shipped demo cassette: the first attempt fails, the
+    retry fixes it. Each attempt's code, analysis findings and error are printed, then
+    the results. No API key and no network are used: a live HTTP call is blocked.
+    Exit code 1 when the run fails (every attempt failed, a cassette miss, or an approval
+    that was not given).
+    """
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from replaycodegen.cli.service_loop import (
+        FAILED,
+        OK,
+        AttemptPrinter,
+        ObservedGenerator,
+        drive,
+        service_config,
+    )
+    from replaycodegen.executor import PythonExecutorService
+    from replaycodegen.generation.mock import MockCodeGenerator
+    from replaycodegen.models import PythonExecutionRequest
+
+    if behavior is not None and cassette is not None:
+        raise click.UsageError("give --behavior or --cassette, not both")
+    if behavior is not None and entry is not None:
+        raise click.UsageError("--entry needs --cassette (behaviours answer any request)")
+    replayed, name, guard_path = _source(behavior, cassette)
+    data = _request_data(replayed, entry, query, objective)
+    data["execution_folder_name"] = RUN_FOLDER
+    if retries is not None:
+        data["retries"] = retries
+    try:
+        request = PythonExecutionRequest(**data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"])
+        raise UserError(f"{name}: the request to replay is invalid: {field}: {problem['msg']}; "
+                        "fix: give --query and --objective") from None
+
+    out = state.out
+    out.heading(f"replaying {name}")
+    for line in (replayed.description or "").strip().splitlines():
+        out.echo(out.dim(f"  {line}"))
+    out.echo(f"query:     {request.user_query}")
+    if request.task_objective != request.user_query:
+        out.echo(f"objective: {request.task_objective}")
+
+    printer = AttemptPrinter(out)
+    generator = ObservedGenerator(MockCodeGenerator(cassette=replayed), printer.on_code)
+    service = PythonExecutorService(generator)
+    with offline_guard(guard_path) as guarded:
+        if not guarded:
+            out.echo(out.dim("(vcrpy is not installed: live HTTP calls are not blocked)"))
+        config = service_config("run", timeout, execution_root)
+        outcome = asyncio.run(drive(service, request, config, printer, approve=approve))
+    if outcome.status == FAILED:
+        raise RunFailed(f"the run failed: {outcome.message}; fix: allow more attempts with "
+                        "--retries N, or correct the cassette's code (`replaycodegen show`, "
+                        "`replaycodegen edit`)")
+    if outcome.status != OK:
+        raise RunFailed(f"{outcome.status}: {outcome.message}")

@@ -1,0 +1,255 @@
+"""Checking cassettes: what ``replaycodegen lint`` reports and what ``--fix`` repairs.
+
+Rules (each finding names file, line, entry and the fix):
+
+- ``load``: the file cannot be loaded (YAML, schema, encoding); nothing else is checked.
+- ``torn-tail``: the last entry was cut short by a killed recorder (fixable: dropped).
+- ``stale-key``: a stored key disagrees with its request (fixable: recomputed).
+- ``duplicate``: same key and same code, or identical pattern and code, twice.
+- ``syntax``: code that does not parse, where it is not meant to. Meant to: the entry says
+  ``meta: {expect: syntax_error}``, it was crafted with ``inject: syntax_error``, the
+  cassette records the service rejecting it (a later attempt's error chain holds the
+  SyntaxError), or it is the shipped ``syntax_error`` behaviour.
+- ``expect-mismatch``: ``meta.expect: syntax_error`` on code that parses.
+- ``secret``: a string the scrubber would replace (fixable: scrubbed on write).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from replaycodegen.behaviors import behavior_path
+from replaycodegen.cassette import Cassette, Entry, RecordedError
+from replaycodegen.cassette_ops import (
+    EntryLocator,
+    find_secrets,
+    request_identity,
+    same_code,
+)
+from replaycodegen.craft import EXPECT_SYNTAX_ERROR, expects_syntax_error, syntax_problem
+from replaycodegen.errors import CassetteError
+from replaycodegen.loader import CassetteWarning, parse_cassette, read_text
+from replaycodegen.scrub import Scrubber
+
+RULES: dict[str, str] = {
+    "load": "the file cannot be loaded",
+    "torn-tail": "the last entry was cut short by a killed recorder",
+    "stale-key": "a stored key disagrees with its request",
+    "duplicate": "an entry repeats another one",
+    "syntax": "code that does not parse, where it is not meant to",
+    "expect-mismatch": "meta.expect says syntax_error but the code parses",
+    "secret": "a secret (API key, token) is stored",
+}
+FIXABLE_RULES = frozenset({"torn-tail", "stale-key", "secret"})
+SYNTAX_ERROR_TYPES = ("SyntaxError", "IndentationError", "TabError")
+_ITEM_START = re.compile(r"(?m)^[ ]*- id: ")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one cassette."""
+
+    path: str
+    line: int | None
+    rule: str
+    message: str
+    fix: str
+    entry: str | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.rule in FIXABLE_RULES
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.rule}: {self.message}; fix: {self.fix}"
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "line": self.line, "rule": self.rule, "entry": self.entry,
+            "message": self.message, "fix": self.fix, "fixable": self.fixable,
+        }
+
+
+@dataclass
+class LintResult:
+    """The findings for one file; ``cassette`` is ``None`` when it failed to load."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    cassette: Cassette | None = None
+    load_error: CassetteError | None = None
+
+    @property
+    def fixable(self) -> list[Finding]:
+        return [f for f in self.findings if f.fixable]
+
+    @property
+    def unfixable(self) -> list[Finding]:
+        return [f for f in self.findings if not f.fixable]
+
+
+def lint_file(path: str | os.PathLike[str], *, scrubber: Scrubber | None = None) -> LintResult:
+    """Lint one cassette file (read only)."""
+    try:
+        text = read_text(path)
+    except CassetteError as exc:
+        return _load_failure(str(path), exc)
+    return lint_text(text, str(path), scrubber=scrubber)
+
+
+def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None) -> LintResult:
+    """Lint cassette text; ``path`` is used in messages and to recognise shipped files."""
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", CassetteWarning)
+        try:
+            cassette = parse_cassette(text, path)
+        except CassetteError as exc:
+            return _load_failure(path, exc)
+    result = LintResult(path, cassette=cassette)
+    locate = EntryLocator(text)
+    result.findings += _torn_tail(cassette, text)
+    result.findings += _stale_keys(cassette, locate)
+    result.findings += _duplicates(cassette, locate)
+    result.findings += _syntax(cassette, locate)
+    result.findings += _secrets(cassette, locate, scrubber or Scrubber())
+    result.findings.sort(key=lambda f: (f.line or 0))
+    return result
+
+
+def _load_failure(path: str, exc: CassetteError) -> LintResult:
+    finding = Finding(path, exc.line, "load", exc.reason, exc.hint or "see the message")
+    return LintResult(path, [finding], load_error=exc)
+
+
+def _finding(cassette: Cassette, line: int | None, rule: str, message: str, fix: str,
+             entry: Entry | None = None) -> Finding:
+    return Finding(str(cassette.path), line, rule, message, fix, entry.id if entry else None)
+
+
+def _torn_tail(cassette: Cassette, text: str) -> list[Finding]:
+    if not cassette.torn_tail:
+        return []
+    starts = list(_ITEM_START.finditer(text))
+    line = text.count("\n", 0, starts[-1].start()) + 1 if starts else None
+    return [_finding(
+        cassette, line, "torn-tail",
+        "the last entry was cut short (a recording process was killed while writing it)",
+        f"`replaycodegen lint --fix {cassette.path}` removes it, or re-record",
+    )]
+
+
+def _stale_keys(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
+    out = []
+    for index, entry in enumerate(cassette.entries):
+        if entry.key_disagrees:
+            out.append(_finding(
+                cassette, locate.line(index, "key"), "stale-key",
+                f"entry {entry.id!r}: the stored key disagrees with its request "
+                "(the request wins when replaying)",
+                f"`replaycodegen rehash {cassette.path}` (or lint --fix)", entry,
+            ))
+    return out
+
+
+def _duplicates(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
+    out = []
+    seen: dict[str, list[tuple[int, Entry]]] = {}
+    for index, entry in enumerate(cassette.entries):
+        group = seen.setdefault(entry.group_id, [])
+        twin = next((e for _, e in group if same_code(e.code, entry.code)), None)
+        group.append((index, entry))
+        if twin is None:
+            continue
+        what = "pattern" if entry.is_pattern else "key"
+        out.append(_finding(
+            cassette, locate.line(index), "duplicate",
+            f"entry {entry.id!r} repeats entry {twin.id!r} (same {what} and same code)",
+            f"delete one of them (`replaycodegen show {cassette.path} {entry.id}`)", entry,
+        ))
+    return out
+
+
+def _is_syntax_failure(error: RecordedError) -> bool:
+    return error.type in SYNTAX_ERROR_TYPES or error.message.startswith(SYNTAX_ERROR_TYPES)
+
+
+def _recorded_failures(cassette: Cassette) -> set[tuple[bytes, int]]:
+    """(request, attempt) pairs whose syntax error a later recorded attempt holds."""
+    failed: set[tuple[bytes, int]] = set()
+    for entry in cassette.entries:
+        if entry.request is None:
+            continue
+        for position, error in enumerate(entry.error_chain):
+            if _is_syntax_failure(error):
+                failed.add((request_identity(entry), position + 1))
+    return failed
+
+
+def _is_shipped_syntax_behavior(path: str | None) -> bool:
+    if path is None:
+        return False
+    if path == f"behavior:{EXPECT_SYNTAX_ERROR}":
+        return True
+    try:
+        return Path(path).resolve() == behavior_path(EXPECT_SYNTAX_ERROR).resolve()
+    except OSError:
+        return False
+
+
+def _syntax(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
+    out = []
+    recorded_failures = _recorded_failures(cassette)
+    shipped = _is_shipped_syntax_behavior(cassette.path)
+    for index, entry in enumerate(cassette.entries):
+        problem = syntax_problem(entry.code)
+        expected = expects_syntax_error(entry)
+        if problem is None:
+            if entry.meta.get("expect") == EXPECT_SYNTAX_ERROR:
+                out.append(_finding(
+                    cassette, locate.line(index, "meta"), "expect-mismatch",
+                    f"entry {entry.id!r} declares meta.expect: syntax_error but its code parses",
+                    "remove the expect marker, or make the code fail to parse", entry,
+                ))
+            continue
+        recorded = entry.request is not None and (
+            (request_identity(entry), len(entry.error_chain) + 1) in recorded_failures
+        )
+        if expected or recorded or shipped:
+            continue
+        lineno = _problem_line(problem)
+        line = locate.code_line(index, lineno) if lineno else locate.line(index, "code")
+        out.append(_finding(
+            cassette, line, "syntax",
+            f"entry {entry.id!r}: the code does not parse ({problem})",
+            f"`replaycodegen edit {cassette.path} {entry.id}`; if the failure is deliberate, "
+            "add `meta: {expect: syntax_error}`", entry,
+        ))
+    return out
+
+
+def _problem_line(problem: str) -> int | None:
+    match = re.match(r"line (\d+):", problem)
+    return int(match.group(1)) if match else None
+
+
+def _secrets(cassette: Cassette, locate: EntryLocator, scrubber: Scrubber) -> list[Finding]:
+    out = []
+    index_of = {entry.id: i for i, entry in enumerate(cassette.entries)}
+    for entry_id, fields in find_secrets(cassette, scrubber).items():
+        index = index_of.get(entry_id)
+        top = fields[0].split(".")[0].split("[")[0]
+        line = locate.line(index, top) if index is not None else 1
+        subject = f"entry {entry_id!r}" if entry_id else "the cassette description"
+        out.append(Finding(
+            str(cassette.path), line, "secret",
+            f"{subject} stores a secret in {', '.join(fields)}",
+            f"`replaycodegen scrub {cassette.path}` (or lint --fix), then rotate the key",
+            entry_id or None,
+        ))
+    return out
