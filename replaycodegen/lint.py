@@ -9,7 +9,7 @@ Rules (each finding names file, line, entry and the fix):
 - ``syntax``: code that does not parse, where it is not meant to. Meant to: the entry says
   ``meta: {expect: syntax_error}``, it was crafted with ``inject: syntax_error``, the
   cassette records the service rejecting it (a later attempt's error chain holds the
-  SyntaxError), or it is the shipped ``syntax_error`` behaviour.
+  SyntaxError).
 - ``expect-mismatch``: ``meta.expect: syntax_error`` on code that parses.
 - ``secret``: a string the scrubber would replace (fixable: scrubbed on write).
 """
@@ -20,10 +20,8 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from replaycodegen.behaviors import behavior_path
 from replaycodegen.cassette import Cassette, Entry, RecordedError
 from replaycodegen.cassette_ops import (
     EntryLocator,
@@ -191,21 +189,9 @@ def _recorded_failures(cassette: Cassette) -> set[tuple[bytes, int]]:
     return failed
 
 
-def _is_shipped_syntax_behavior(path: str | None) -> bool:
-    if path is None:
-        return False
-    if path == f"behavior:{EXPECT_SYNTAX_ERROR}":
-        return True
-    try:
-        return Path(path).resolve() == behavior_path(EXPECT_SYNTAX_ERROR).resolve()
-    except OSError:
-        return False
-
-
 def _syntax(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
     out = []
     recorded_failures = _recorded_failures(cassette)
-    shipped = _is_shipped_syntax_behavior(cassette.path)
     for index, entry in enumerate(cassette.entries):
         problem = syntax_problem(entry.code)
         expected = expects_syntax_error(entry)
@@ -220,7 +206,7 @@ def _syntax(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
         recorded = entry.request is not None and (
             (request_identity(entry), len(entry.error_chain) + 1) in recorded_failures
         )
-        if expected or recorded or shipped:
+        if expected or recorded:
             continue
         lineno = _problem_line(problem)
         line = locate.code_line(index, lineno) if lineno else locate.line(index, "code")

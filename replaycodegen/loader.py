@@ -19,7 +19,6 @@ from replaycodegen import yamlio
 from replaycodegen.cassette import CASSETTE_VERSION, Cassette, Entry, Pattern, RecordedError
 from replaycodegen.errors import CassetteError
 from replaycodegen.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
-from replaycodegen.models import PythonExecutionRequest
 
 TOP_LEVEL_FIELDS = ("version", "description", "match_on", "repeat_last", "entries")
 ENTRY_FIELDS = (
@@ -36,9 +35,18 @@ ENTRY_FIELDS = (
 )
 WHEN_FIELDS = ("request", "attempt", "error_contains")
 CHAIN_FIELDS = ("type", "stage", "message", "normalized")
-_STR_FIELDS = frozenset(
-    name for name, info in PythonExecutionRequest.model_fields.items() if info.annotation is str
-)
+_FIELD_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "user_query": ((str,), "a string"),
+    "task_objective": ((str,), "a string"),
+    "execution_folder_name": ((str,), "a string"),
+    "expected_results": ((dict,), "a mapping"),
+    "capability_prompts": ((list,), "a list of strings"),
+    "retries": ((int,), "a whole number"),
+    "capability_context_data": ((dict, type(None)), "a mapping or null"),
+    "session_context": ((dict, type(None)), "a mapping or null"),
+    "execution_folder_path": ((str, type(None)), "a string or null"),
+}
+"""What each request field may hold in a cassette (the model's field types, as YAML)."""
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -103,11 +111,15 @@ def _parse_request(value: Any, where: Sequence[str | int]) -> dict[str, Any]:
                 f"unknown request field {name!r}",
                 f"request fields are: {', '.join(REQUEST_FIELDS)}",
             )
-        if name in _STR_FIELDS and not isinstance(field_value, str):
+        kinds, what = _FIELD_KINDS[name]
+        wrong = not isinstance(field_value, kinds) or isinstance(field_value, bool)
+        if name == "capability_prompts" and not wrong:
+            wrong = not all(isinstance(p, str) for p in field_value)
+        if wrong:
             raise _Invalid(
                 [*where, name],
-                f"{_field_name([*where, name])} must be a string, not {_type_name(field_value)}",
-                "quote the value",
+                f"{_field_name([*where, name])} must be {what}, not {_type_name(field_value)}",
+                "quote the value" if what == "a string" else f"write it as {what}",
             )
     return dict(value)
 
@@ -231,7 +243,13 @@ def _parse_data(data: Any, path: str, match_on: Sequence[str] | None) -> Cassett
     _check_fields(data, TOP_LEVEL_FIELDS, [])
     if "version" not in data:
         raise _Invalid([], "missing version", f"add `version: {CASSETTE_VERSION}` at the top")
-    if data["version"] != CASSETTE_VERSION:
+    if data["version"] != CASSETTE_VERSION or isinstance(data["version"], bool):
+        if str(data["version"]).strip() == str(CASSETTE_VERSION):
+            raise _Invalid(
+                ["version"],
+                f"version must be the number {CASSETTE_VERSION}, not {_type_name(data['version'])}",
+                f"write `version: {CASSETTE_VERSION}`",
+            )
         raise _Invalid(
             ["version"],
             f"unsupported cassette version {data['version']!r}; "
@@ -250,7 +268,9 @@ def _parse_data(data: Any, path: str, match_on: Sequence[str] | None) -> Cassett
             raise _Invalid(["match_on"], str(exc)) from None
     repeat_last = data.get("repeat_last", True)
     _expect(repeat_last, bool, ["repeat_last"], "true or false")
-    entries_data = data.get("entries") or []
+    entries_data = data.get("entries")
+    if entries_data is None:
+        entries_data = []
     _expect(entries_data, list, ["entries"], "a list")
     entries = [_parse_entry(item, i) for i, item in enumerate(entries_data)]
     seen: dict[str, int] = {}
@@ -295,6 +315,9 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError) -> CassetteError:
     if at_eof and context_mark is not None:
         mark = context_mark
     line = mark.line + 1 if mark is not None else None
+    position = getattr(exc, "position", None)  # ReaderError: bad characters, no mark
+    if line is None and isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(problem):
@@ -314,8 +337,12 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError) -> CassetteError:
 
 
 def _torn_tail_start(text: str) -> int | None:
-    """Offset of the last entry item, if the file looks like a cassette written by us."""
-    starts = [m.start() for m in re.finditer(r"(?m)^[ ]*- id: ", text)]
+    """Offset of the last item of the ``entries:`` list (at the first item's indentation)."""
+    first = re.search(r"(?m)^([ ]*)- id: ", text)
+    if first is None:
+        return None
+    items = re.compile(rf"(?m)^{first.group(1)}-(?: |$)")
+    starts = [m.start() for m in items.finditer(text, first.start())]
     return starts[-1] if starts else None
 
 
@@ -328,8 +355,10 @@ def parse_cassette(
 ) -> Cassette:
     """Parse and validate cassette text. Any problem is a ``CassetteError`` naming the line.
 
-    A last entry cut short by a killed writer (the file does not end with a newline, or a
-    recorded entry lacks the key written last) is ignored with a ``CassetteWarning``.
+    A recorder writes ``id``, then ``meta`` (``recorded_at`` first), ..., and ``key`` last.
+    A last entry cut short by a killed writer (the file does not end with a newline, or the
+    entry has ``meta.recorded_at`` but no ``key``, or nothing but its ``id``) is ignored
+    with a ``CassetteWarning``.
     """
     try:
         cassette = _parse_strict(text, path, match_on)
@@ -337,10 +366,10 @@ def parse_cassette(
         start = _torn_tail_start(text)
         if (
             not tolerate_torn_tail
-            or text.endswith("\n")  # a killed writer leaves a last line without its newline
             or start is None
             or error.line is None
-            or error.line <= text.count("\n", 0, start) + 1
+            or error.line < text.count("\n", 0, start) + 1
+            or (text.endswith("\n") and not _last_entry_unfinished(text))
         ):
             raise
         return _without_torn_tail(text, path, match_on, start)
@@ -356,6 +385,20 @@ def parse_cassette(
             return _without_torn_tail(text, path, match_on, start)
     _report_stale_keys(cassette, text)
     return cassette
+
+
+def _last_entry_unfinished(text: str) -> bool:
+    """The last entry parses but stops before the ``key`` a recorder writes last."""
+    try:
+        data = yamlio.load(text)
+        last = data["entries"][-1]
+    except (yaml.YAMLError, LookupError, TypeError, ValueError, RecursionError):
+        return False
+    if not isinstance(last, dict) or "key" in last:
+        return False
+    meta = last.get("meta")
+    started = isinstance(meta, dict) and "recorded_at" in meta
+    return started or set(last) <= {"id", "meta"}
 
 
 def _without_torn_tail(

@@ -51,7 +51,7 @@ class Scrubber:
         use_environment: bool = True,
         placeholder: str = PLACEHOLDER,
     ) -> None:
-        values = {s for s in secrets if s and len(s) >= 4}
+        values = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
         if use_environment:
             values.update(secret_env_values(environ))
         self.placeholder = placeholder

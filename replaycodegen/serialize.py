@@ -21,6 +21,9 @@ def clean_code(code: str) -> str:
 
 def entry_to_data(entry: Entry) -> dict[str, Any]:
     data: dict[str, Any] = {"id": entry.id}
+    if entry.meta and entry.request is not None:
+        # First, so that an entry cut short by a killed writer is recognisable (see loader).
+        data["meta"] = dict(entry.meta)
     if entry.description:
         data["description"] = entry.description
     if entry.when is not None:
@@ -38,7 +41,7 @@ def entry_to_data(entry: Entry) -> dict[str, Any]:
     data["code"] = yamlio.LiteralStr(clean_code(entry.code))
     if entry.response is not None and entry.response.strip() != entry.code.strip():
         data["response"] = entry.response
-    if entry.meta:
+    if entry.meta and entry.request is None:
         data["meta"] = dict(entry.meta)
     if entry.scrubbed:
         data["scrubbed"] = list(entry.scrubbed)

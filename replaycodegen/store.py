@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import stat
@@ -57,8 +58,13 @@ def atomic_write(path: Path, text: str) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:  # a new file gets the usual 0o666 & ~umask, not mkstemp's 0o600
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -231,6 +237,10 @@ class CassetteStore:
                 entry.stored_key = entry.key
                 entry.scrubbed = scrubbed
             entry.request, entry.error_chain = clean, chain
+        if entry.when is not None and entry.when.request is not None:
+            entry.when = dataclasses.replace(entry.when, request=s.data(entry.when.request))
+        if entry.description is not None:
+            entry.description = s.text(entry.description)
         entry.code = s.text(entry.code)
         if entry.response is not None:
             entry.response = s.text(entry.response)
@@ -279,6 +289,8 @@ class CassetteStore:
         """Write the whole cassette atomically (scrubbed), replacing the file."""
         check_writable(self.path)
         with self.locked():
+            if cassette.description is not None:
+                cassette.description = self.scrubber.text(cassette.description)
             for entry in cassette.entries:
                 self.scrub_entry(entry)
             self._write_all(cassette)

@@ -7,16 +7,35 @@ from typing import Any
 
 import yaml
 
-SafeLoader: type[yaml.SafeLoader]
-SafeDumper: type[yaml.SafeDumper]
+_BaseLoader: type[yaml.SafeLoader]
+_BaseDumper: type[yaml.SafeDumper]
 try:
-    SafeLoader = yaml.CSafeLoader  # type: ignore[assignment]
-    _BaseDumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
+    _BaseLoader = yaml.CSafeLoader  # type: ignore[assignment]
+    _BaseDumper = yaml.CSafeDumper  # type: ignore[assignment]
     HAVE_LIBYAML = True
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    SafeLoader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
     HAVE_LIBYAML = False
+
+
+class SafeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader (C when available) that also refuses a key given twice in a mapping,
+    which plain YAML loaders accept silently, losing the first value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 class LiteralStr(str):
@@ -59,28 +78,33 @@ def dump(data: Any) -> str:
 
 
 def line_of(text: str, path: Sequence[str | int]) -> int | None:
-    """1-based line of the node at ``path`` (mapping keys / sequence indexes), best effort."""
+    """1-based line of the node at ``path`` (mapping keys / sequence indexes), best effort.
+
+    When the last step is a mapping key, the key's own line (where a reader looks for a
+    misplaced field), not the line its block value starts on.
+    """
     try:
-        node: yaml.Node | None = yaml.compose(text, Loader=SafeLoader)
+        node: yaml.Node | None = yaml.compose(text, Loader=_BaseLoader)
     except (yaml.YAMLError, RecursionError, ValueError):
         return None
-    last_line: int | None = None
+    line: int | None = None
     for step in path:
         if node is None:
             break
-        last_line = node.start_mark.line + 1
+        line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             found = None
             for key_node, value_node in node.value:
                 if getattr(key_node, "value", None) == step:
-                    found = value_node
-                    last_line = key_node.start_mark.line + 1
+                    found, line = value_node, key_node.start_mark.line + 1
                     break
             node = found
+            if found is not None and step == path[-1]:
+                return line
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
             node = node.value[step] if 0 <= step < len(node.value) else None
         else:
             node = None
     if node is not None:
         return int(node.start_mark.line) + 1
-    return last_line
+    return line

@@ -130,9 +130,9 @@ class RecordingCodeGenerator:
             code = await self.generator.generate_code(request, chain)
             reported = self.generator.get_generation_metadata()
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        meta: dict[str, Any] = {k: reported[k] for k in STORED_META if reported.get(k) is not None}
+        meta: dict[str, Any] = {"recorded_at": _utc_now()}
+        meta.update((k, reported[k]) for k in STORED_META if reported.get(k) is not None)
         meta.setdefault("latency_ms", latency_ms)
-        meta["recorded_at"] = _utc_now()
         meta = json.loads(json.dumps(meta, default=str))
         raw = reported.get("raw_response")
         return code, meta, raw if isinstance(raw, str) else None

@@ -12,12 +12,6 @@ from tests.cli.conftest import DATA, Invoke, sha256, stderr_lines
 
 CORPUS = DATA / "malformed"
 
-LOADER_LINE_OF_BLOCK_VALUE = (
-    "loader bug: an error about a field that must not be there names the line where its "
-    "value starts; for a block value (a list or mapping below the key) that is the line "
-    "after the offending key"
-)
-
 # file -> the line the error must name
 EXPECTED_LINE: dict[str, int] = {
     "attempt_not_a_number.yaml": 5,
@@ -55,30 +49,12 @@ EXPECTED_LINE: dict[str, int] = {
     "yaml_two_documents.yaml": 3,
     "yaml_unclosed_flow.yaml": 1,
     "yaml_unclosed_quote.yaml": 2,
-    "entries_is_mapping.yaml": 3,  # a wrong type: the value's line
-    # Known loader problems (reported to the lead): strict xfails below.
+    "entries_is_mapping.yaml": 2,  # errors name the line of the field (its key)
     "unknown_top_level_field.yaml": 2,  # an unwanted field: the key's line
     "error_chain_on_pattern.yaml": 5,
     "control_character.yaml": 5,
     "duplicate_field.yaml": 7,
     "expected_results_wrong_type.yaml": 7,
-}
-
-KNOWN_LOADER_BUGS: dict[str, str] = {
-    "unknown_top_level_field.yaml": LOADER_LINE_OF_BLOCK_VALUE,
-    "error_chain_on_pattern.yaml": LOADER_LINE_OF_BLOCK_VALUE,
-    "control_character.yaml": (
-        "loader bug: a control character (yaml.reader.ReaderError) gives 'invalid YAML' "
-        "without a line: ReaderError has no problem_mark, only .position"
-    ),
-    "duplicate_field.yaml": (
-        "loader bug: a mapping key given twice (two `code:` blocks) is accepted silently, "
-        "the last one wins and the first block is lost"
-    ),
-    "expected_results_wrong_type.yaml": (
-        "loader bug: only string request fields are type-checked; expected_results: 5 "
-        "(must be a mapping) is accepted"
-    ),
 }
 
 # command arguments, with FILE for the malformed cassette
@@ -97,10 +73,7 @@ COMMANDS: dict[str, list[str]] = {
 
 
 def _case(name: str, command: str) -> object:
-    marks = []
-    if name in KNOWN_LOADER_BUGS:
-        marks.append(pytest.mark.xfail(reason=KNOWN_LOADER_BUGS[name], strict=True))
-    return pytest.param(name, command, marks=marks, id=f"{name}-{command}")
+    return pytest.param(name, command, id=f"{name}-{command}")
 
 
 def test_the_corpus_is_complete() -> None:

@@ -66,6 +66,18 @@ CASES = {
     ),
     "top_level_list": ("- 1\n- 2\n", 1, "YAML mapping"),
     "entries_not_list": ("version: 1\nentries: {a: 1}\n", 2, "entries must be a list"),
+    "key_given_twice": ("version: 1\nentries:\n  - id: a\n    when: {}\n    code: |\n"
+                        "      x = 1\n    code: |\n      y = 2\n", 7, "found the key 'code' twice"),
+    "expected_results_not_mapping": ("version: 1\nentries:\n  - id: a\n    request:\n"
+                                     "      expected_results: 5\n    code: y\n", 5,
+                                     "must be a mapping"),
+    "prompts_not_strings": ("version: 1\nentries:\n  - id: a\n    request:\n"
+                            "      capability_prompts: [1]\n    code: y\n", 5,
+                            "a list of strings"),
+    "control_character": ("version: 1\ndescription: ok\nentries:\n  - id: a\x00\n", 4,
+                          "invalid YAML"),
+    "version_as_string": ("version: '1'\nentries: []\n", 1, "must be the number 1"),
+    "misplaced_block_field": ("version: 1\nentires:\n  - id: a\n", 2, "unknown field 'entires'"),
 }
 
 
@@ -171,3 +183,32 @@ def test_arbitrary_yaml_structures_give_a_cassette_or_a_cassette_error(doc: obje
     text = yaml.safe_dump({"version": 1, "entries": [doc]} if isinstance(doc, dict) else doc)
     with contextlib.suppress(CassetteError):
         parse_cassette(text, "fuzz.yaml")
+
+
+def test_a_recording_cut_at_any_byte_never_yields_a_truncated_entry() -> None:
+    """A killed writer can stop anywhere inside the last entry: the loader either keeps the
+    whole entry or drops it with a warning; it never serves cut code, never raises."""
+    import warnings
+
+    from replaycodegen import PythonExecutionRequest
+    from replaycodegen.cassette import Cassette, entry_from_pair
+    from replaycodegen.keys import DEFAULT_MATCH_ON
+    from replaycodegen.serialize import dump_cassette
+
+    request = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
+    cassette = Cassette()
+    for i in range(3):
+        cassette.add(entry_from_pair(
+            entry_id=f"e{i + 1}", request=request.model_copy(update={"user_query": f"q{i}"}),
+            error_chain=["NameError: x"], code="x = 1\ny = 2\nresults = {}\n",
+            match_on=DEFAULT_MATCH_ON, response="Sure:\n```python\nx = 1\n```",
+            meta={"recorded_at": "2026-01-01T00:00:00Z", "model": "m"}))
+    text = dump_cassette(cassette)
+    start = text.rindex("  - id: e3")
+    for cut in range(start, len(text) - 1):  # at len - 1 only the final newline is missing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = parse_cassette(text[:cut], "cut.yaml")
+        assert [e.id for e in loaded.entries] == ["e1", "e2"], cut
+        assert all(e.code == "x = 1\ny = 2\nresults = {}\n" for e in loaded.entries)
+    assert [e.id for e in parse_cassette(text, "whole.yaml").entries] == ["e1", "e2", "e3"]
