@@ -212,3 +212,17 @@ def test_shipped_behaviors_are_valid_cassettes() -> None:
         cassette = load_cassette(behavior_path(name))
         assert cassette.description and "hand-authored" in cassette.description
         assert all(entry.is_pattern for entry in cassette.entries)
+
+
+def test_the_documented_example_is_a_valid_cassette() -> None:
+    import re
+
+    from replaycodegen import parse_cassette
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cassette-format.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```\n", doc, re.S)
+    assert example is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # keys agree with their requests
+        cassette = parse_cassette(example.group(1), "docs/cassette-format.md")
+    assert [e.is_pattern for e in cassette.entries] == [False, False, True, True, True]
