@@ -220,7 +220,7 @@ def test_the_documented_example_is_a_valid_cassette() -> None:
     from replaycodegen import parse_cassette
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cassette-format.md").read_text()
-    example = re.search(r"```yaml\n(.*?)```\n", doc, re.S)
+    example = re.search(r"```yaml\n(.*?\n)```\n", doc, re.S)
     assert example is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # keys agree with their requests
