@@ -175,6 +175,8 @@ class Cassette:
         self.torn_tail = False
         """True when the file's last entry was cut short by a killed writer and ignored."""
         self.entries: list[Entry] = []
+        self._ids: set[str] = set()
+        self._next_number = 1
         self._groups: dict[str, list[Entry]] = {}
         self._pattern_groups: list[list[Entry]] = []
         self._played: dict[str, int] = {}
@@ -188,6 +190,7 @@ class Cassette:
         if entry.request is not None and entry.when is None:
             entry.key = entry.derive_key(self.match_on)
         self.entries.append(entry)
+        self._ids.add(entry.id)
         group = self._groups.get(entry.group_id)
         if group is None:
             group = self._groups[entry.group_id] = []
@@ -200,6 +203,7 @@ class Cassette:
         """Swap in a new list of entries, keeping playback counters by group."""
         played, ids = self._played, self.played_ids
         self.entries, self._groups, self._pattern_groups = [], {}, []
+        self._ids = set()
         for entry in entries:
             self.add(entry)
         self._played, self.played_ids = played, ids
@@ -214,13 +218,18 @@ class Cassette:
         return removed
 
     def entry_ids(self) -> set[str]:
-        return {e.id for e in self.entries}
+        """A copy of the ids in use (an entry's id is fixed once it is added)."""
+        return set(self._ids)
+
+    def has_id(self, entry_id: str) -> bool:
+        return entry_id in self._ids
 
     def next_id(self, prefix: str = "e") -> str:
-        taken = self.entry_ids()
-        n = len(self.entries) + 1
-        while f"{prefix}{n}" in taken:
+        """The first free ``<prefix>N`` at or after the number of entries + 1 (amortised O(1))."""
+        n = max(self._next_number, len(self.entries) + 1)
+        while f"{prefix}{n}" in self._ids:
             n += 1
+        self._next_number = n
         return f"{prefix}{n}"
 
     # -- lookup ---------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def inject_failure(cassette: Cassette, entry_id: str, kind: str) -> CraftedFailu
             f"{cassette.path} {entry_id}`",
         )
     injected_id = f"{entry.id}-inject-{kind}"
-    if injected_id in cassette.entry_ids():
+    if cassette.has_id(injected_id):
         raise CassetteError(
             f"entry {injected_id!r} exists already", path=cassette.path,
             hint="the entry was crafted with this kind before; remove that entry first",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import hashlib
 import json
 import re
@@ -34,20 +35,24 @@ VOLATILE_FIELDS: frozenset[str] = frozenset(
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(PythonExecutionRequest.model_fields)
 
-_NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = (
+_NORMALISERS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    # (substrings one of which must occur for the pattern to apply, pattern, placeholder)
     (
+        ("-",),
         re.compile(
             r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
         ),
         "<UUID>",
     ),
     (
+        ("-",),
         re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
         "<TIMESTAMP>",
     ),
-    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<TIME>"),
-    (re.compile(r"\b0x[0-9a-fA-F]{4,}\b"), "<ADDR>"),
+    ((":",), re.compile(r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<TIME>"),
+    (("0x",), re.compile(r"\b0x[0-9a-fA-F]{4,}\b"), "<ADDR>"),
     (
+        ("/tmp", "/var/", "/dev/shm", "Temp"),
         re.compile(
             r"(?:/private)?(?:/tmp|/var/tmp|/var/folders|/dev/shm)(?:/[^\s'\"(),:;\]]*)?"
             r"|[A-Za-z]:\\Users\\[^\\\s]+\\AppData\\Local\\Temp(?:\\[^\s'\"(),:;\]]*)?"
@@ -57,10 +62,12 @@ _NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_error_text(text: str) -> str:
     """Replace volatile parts of an error message with stable placeholders."""
-    for pattern, placeholder in _NORMALISERS:
-        text = pattern.sub(placeholder, text)
+    for needles, pattern, placeholder in _NORMALISERS:
+        if any(needle in text for needle in needles):
+            text = pattern.sub(placeholder, text)
     return text
 
 

@@ -29,6 +29,9 @@ KEY_SHAPES: tuple[re.Pattern[str], ...] = (
 )
 
 
+_ANY_KEY_SHAPE = re.compile("|".join(f"(?:{shape.pattern})" for shape in KEY_SHAPES))
+
+
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names say they hold a secret."""
     env = os.environ if environ is None else environ
@@ -61,9 +64,7 @@ class Scrubber:
     def text(self, value: str) -> str:
         if self._literal is not None:
             value = self._literal.sub(self.placeholder, value)
-        for shape in KEY_SHAPES:
-            value = shape.sub(self.placeholder, value)
-        return value
+        return _ANY_KEY_SHAPE.sub(self.placeholder, value)
 
     def data(self, value: Any) -> Any:
         """Scrub every string inside ``value`` (mapping keys too); other values pass through."""

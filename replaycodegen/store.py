@@ -205,8 +205,7 @@ class CassetteStore:
                 )
             except (CassetteError, UnicodeDecodeError):
                 fragment = None
-            taken = cassette.entry_ids()
-            if fragment is not None and not taken & fragment.entry_ids():
+            if fragment is not None and not any(map(cassette.has_id, fragment.entry_ids())):
                 for entry in fragment.entries:
                     cassette.add(entry)
                 self._signature, self._size = signature, st.st_size
@@ -251,7 +250,7 @@ class CassetteStore:
         """Merge in other writers' entries, then scrub, index and append ``entry``."""
         with self.locked():
             self._sync(cassette)
-            if not entry.id or entry.id in cassette.entry_ids():
+            if not entry.id or cassette.has_id(entry.id):
                 entry.id = cassette.next_id()
             cassette.add(entry)
             self.scrub_entry(entry)
@@ -266,7 +265,7 @@ class CassetteStore:
         with self.locked():
             self._sync(cassette)
             cassette.remove_group(group_id)
-            if not entry.id or entry.id in cassette.entry_ids():
+            if not entry.id or cassette.has_id(entry.id):
                 entry.id = cassette.next_id()
             cassette.add(entry)
             self.scrub_entry(entry)
