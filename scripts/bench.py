@@ -659,7 +659,7 @@ def http_replay(path: Path, sample: list[Any]) -> dict[str, Any]:
     enter_s = time.perf_counter() - started
     try:
         client = AsyncOpenAI(
-            api_key="sk-bench-not-a-real-key", base_url=OPENAI_BASE_URL, max_retries=0
+            api_key="sk-fake-bench-key-not-real", base_url=OPENAI_BASE_URL, max_retries=0
         )
 
         async def replay() -> tuple[list[int], int]:

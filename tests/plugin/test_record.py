@@ -49,7 +49,7 @@ def test_recording_without_a_key_stops_before_any_test_runs(
     assert not (pytester.path / "ran").exists()
 
 
-CONFIG_KEY = "sk-from-codegen-config-0123456789"
+CONFIG_KEY = "sk-fake-codegen-config-0123456789"
 
 
 def test_marker_record_mode_and_a_key_from_codegen_config(
