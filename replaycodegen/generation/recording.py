@@ -14,6 +14,7 @@ from typing import Any
 from replaycodegen.cassette import Cassette, Entry, entry_from_pair
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.loader import load_cassette
 from replaycodegen.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 from replaycodegen.record_mode import RecordMode
@@ -67,7 +68,14 @@ class RecordingCodeGenerator:
         )
         self.existed_at_start = self.path.exists()
         mode = self.record_mode
-        loaded = self.store.load(match_on=requested) if self.existed_at_start else None
+        self.records = mode in (RecordMode.NEW_EPISODES, RecordMode.ALL, RecordMode.REWRITE) or (
+            mode is RecordMode.ONCE and not self.existed_at_start
+        )
+        loaded: Cassette | None = None
+        if self.existed_at_start and self.records:
+            loaded = self.store.load(match_on=requested)  # checks it can write, takes the lock
+        elif self.existed_at_start:
+            loaded = load_cassette(self.path, match_on=requested)  # replay only: read-only is fine
         if mode is RecordMode.REWRITE or loaded is None:
             loaded = Cassette(
                 path=str(self.path), match_on=requested or DEFAULT_MATCH_ON, description=description
@@ -75,9 +83,6 @@ class RecordingCodeGenerator:
             if mode is RecordMode.REWRITE:
                 self.store.write(loaded)
         self.cassette = loaded
-        self.records = mode in (RecordMode.NEW_EPISODES, RecordMode.ALL, RecordMode.REWRITE) or (
-            mode is RecordMode.ONCE and not self.existed_at_start
-        )
         self.recorded: list[Entry] = []
         self.misses = 0
         self._replaced: set[str] = set()
@@ -148,11 +153,20 @@ class RecordingCodeGenerator:
             reason = NO_MATCH
         mode = self.record_mode.value
         if reason == NO_SUCH_CASSETTE:
-            fix = (f"record mode is '{mode}' and the cassette does not exist: record it with "
-                   f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
-                   f"record --cassette {self.path} --mode once`)")
-            return explain_miss(self.cassette, request, chain, reason=reason, key=key,
-                                cassette_path=str(self.path), fix=fix)
+            fix = (
+                f"record mode is '{mode}' and the cassette does not exist: record it with "
+                f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
+                f"record --cassette {self.path} --mode once`)"
+            )
+            return explain_miss(
+                self.cassette,
+                request,
+                chain,
+                reason=reason,
+                key=key,
+                cassette_path=str(self.path),
+                fix=fix,
+            )
         fix = (
             f"record mode is '{mode}', which never records here: re-run with record mode "
             f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "

@@ -238,3 +238,15 @@ async def test_hand_authored_entries_survive_recording(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert [e.id for e in load_cassette(path).entries] == ["crafted", "e2"]
+
+
+async def test_replay_only_modes_accept_a_read_only_cassette(
+    tmp_path: Path, scripted: ScriptedGenerator
+) -> None:
+    path = tmp_path / "c.yaml"
+    first = await RecordingCodeGenerator(scripted, path, "once").generate_code(REQ, [])
+    path.chmod(0o444)
+    for mode in ("none", "once"):
+        assert await RecordingCodeGenerator(scripted, path, mode).generate_code(REQ, []) == first
+    with pytest.raises(CassetteError, match="read-only"):
+        RecordingCodeGenerator(scripted, path, "new_episodes")
