@@ -17,7 +17,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -260,27 +260,36 @@ class CassetteStore:
                 self._write_all(cassette)
         return entry
 
-    def replace_group(self, cassette: Cassette, group_id: str, entry: Entry) -> Entry:
-        """Drop every entry of one key and add ``entry`` (record mode ``all``); a full write."""
+    def replace_group(self, cassette: Cassette, group_id: str, entry: Entry) -> list[Entry]:
+        """Drop every entry of one key and add ``entry`` (record mode ``all``); a full write.
+
+        Returns the entries it dropped, so that a caller can put them back (``remove``).
+        """
         with self.locked():
             self._sync(cassette)
-            cassette.remove_group(group_id)
+            replaced = cassette.remove_group(group_id)
             if not entry.id or cassette.has_id(entry.id):
                 entry.id = cassette.next_id()
             cassette.add(entry)
             self.scrub_entry(entry)
             self._write_all(cassette)
-        return entry
+        return replaced
 
-    def remove(self, ids: set[str]) -> set[str]:
-        """Remove entries by id from the file (locked, atomic); returns the ids removed."""
+    def remove(self, ids: set[str], *, reinstate: Sequence[Entry] = ()) -> set[str]:
+        """Remove entries by id from the file (locked, atomic); returns the ids removed.
+
+        ``reinstate``: entries to put back at the end (those a re-recording replaced), unless
+        an entry with the same id is in the file again.
+        """
         with self.locked():
             if not self.path.exists():
                 return set()
             cassette = parse_cassette(read_text(self.path), str(self.path))
             present = cassette.entry_ids() & ids
-            if present:
-                cassette.replace_entries([e for e in cassette.entries if e.id not in present])
+            kept = [e for e in cassette.entries if e.id not in present]
+            back = [e for e in reinstate if e.id in present or not cassette.has_id(e.id)]
+            if present or back:
+                cassette.replace_entries([*kept, *back])
                 self._write_all(cassette)
         return present
 

@@ -84,6 +84,8 @@ class RecordingCodeGenerator:
                 self.store.write(loaded)
         self.cassette = loaded
         self.recorded: list[Entry] = []
+        self.replaced: list[Entry] = []
+        """Entries that record mode ``all`` dropped to make room for new recordings."""
         self.misses = 0
         self._replaced: set[str] = set()
         self._last: dict[str, Any] = {}
@@ -115,7 +117,7 @@ class RecordingCodeGenerator:
         )
         if self.record_mode is RecordMode.ALL and key not in self._replaced:
             self._replaced.add(key)
-            self.store.replace_group(self.cassette, key, entry)
+            self.replaced.extend(self.store.replace_group(self.cassette, key, entry))
         else:
             self.store.add(self.cassette, entry)
         self.cassette.set_position(key, len(self.cassette.group(key)))

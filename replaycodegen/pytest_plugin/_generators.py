@@ -123,7 +123,9 @@ class GeneratorInUse:
         """Remove this test's new entries from the cassette file (locked, atomic)."""
         ids = self.recorded_ids()
         if ids and self.path is not None:
-            self.dropped |= drop_entries(self.path, ids)
+            gen = self.generator
+            replaced = gen.replaced if isinstance(gen, RecordingCodeGenerator) else []
+            self.dropped |= CassetteStore(self.path).remove(ids, reinstate=replaced)
         return self.dropped
 
     def use(self) -> CassetteUse | None:
@@ -142,11 +144,6 @@ class GeneratorInUse:
             played = set(gen.file_cassette.played_ids) if gen.file_cassette else set()
             return CassetteUse(self.path, played, misses=gen.misses)
         return None
-
-
-def drop_entries(path: Path, ids: set[str]) -> set[str]:
-    """Remove entries by id under the cassette's lock (load, filter, atomic write)."""
-    return CassetteStore(path).remove(ids)
 
 
 def _has_entries(path: Path) -> bool:

@@ -103,6 +103,19 @@ def test_a_failing_test_keeps_what_it_recorded_only_if_asked(
                                      "2 dropped (failed tests)"])
 
 
+def test_a_failing_test_in_mode_all_leaves_the_old_recording_in_place(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
+) -> None:
+    root = make_project(pytester, test_fail=FAILING)
+    cassette = root / "cassettes/test_fail/test_breaks.yaml"
+    write_cassette(cassette, {"q0": "old = 0", "q9": "other = 9"})
+    result = pytester.runpytest("--codegen-record-mode=all",
+                                f"--codegen-base-url={fake_server.base_url}")
+    result.assert_outcomes(failed=1)
+    assert len(fake_server.requests) == 3  # mode all re-recorded q0 too
+    assert codes_by_query(cassette) == {"q0": "old = 0", "q9": "other = 9"}
+
+
 SHARED = """
 import pytest
 
