@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from replaycodegen import MockCodeGenerator
+from replaycodegen.cassette import Cassette
 from replaycodegen.errors import (
     ApprovalRequired,
     CodeRuntimeError,
@@ -137,6 +138,45 @@ async def test_error_aware_succeeds_within_the_retries(
 
     assert result.execution_result.results["value"] == 42
     assert result.generation_attempt <= exec_request.retries
+
+
+@pytest.mark.parametrize(
+    ("first_attempt", "fix_entry"),
+    [
+        ("results = {'mean': numpy.mean([1, 2])}\n", "add-imports"),
+        ("results = {'ratio': 42 / 0}\n", "guard-division"),
+        ("def broken(:\n    pass\n", "fix-syntax"),
+        ("results = {'x': int('not a number')}\n", "generic-fix"),
+    ],
+    ids=["NameError", "ZeroDivisionError", "SyntaxError", "ValueError"],
+)
+async def test_error_aware_adapts_to_the_failure_the_service_feeds_back(
+    exec_request: PythonExecutionRequest,
+    make_config: ConfigFactory,
+    tmp_path: Path,
+    first_attempt: str,
+    fix_entry: str,
+) -> None:
+    """A broken first attempt in front of the shipped error_aware entries: the service's
+    real error chain picks the matching fix on attempt 2."""
+    from replaycodegen import load_cassette
+    from replaycodegen.behaviors import behavior_path
+    from replaycodegen.cassette import Entry, Pattern
+
+    behavior = load_cassette(behavior_path("error_aware"))
+    broken = Entry(id="broken-first", code=first_attempt, when=Pattern(attempt=1))
+    generator = MockCodeGenerator(
+        cassette=Cassette(
+            [broken, *(e for e in behavior.entries if e.id != "first-attempt")], path="crafted"
+        )
+    )
+
+    result = await PythonExecutorService(generator=generator).ainvoke(exec_request, make_config())
+
+    assert result.generation_attempt == 2
+    assert result.execution_result.results["value"] == 42
+    assert generator.get_generation_metadata()["entry_id"] == fix_entry
+    assert len(generator.last_error_chain or []) == 1
 
 
 async def test_a_code_sequence_succeeds_on_attempt_3_after_a_chain_of_2(

@@ -166,3 +166,36 @@ async def test_records(codegen, ask):
     cassette = root / "cassettes/test_custom/test_records.yaml"
     assert "results = {" in codes_by_query(cassette)["q1"]
     assert "description: Recorded from the success behaviour" in cassette.read_text()
+
+
+MATCH_ON_MARKER = """
+import pytest
+from replaycodegen import PythonExecutionRequest
+
+@pytest.mark.codegen_cassette(match_on=["user_query"])
+async def test_keyed_on_the_query_only(codegen):
+    request = PythonExecutionRequest(user_query="q1", task_objective=OBJECTIVE,
+                                     execution_folder_name="f")
+    assert "results" in await codegen.generate_code(request, [])
+"""
+
+
+def test_marker_match_on_decides_which_fields_form_the_key(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
+) -> None:
+    root = make_project(pytester, test_keys=MATCH_ON_MARKER.replace("OBJECTIVE", "'mean'"))
+    pytester.runpytest("--codegen-record-mode=once",
+                       f"--codegen-base-url={fake_server.base_url}").assert_outcomes(passed=1)
+    cassette = root / "cassettes/test_keys/test_keyed_on_the_query_only.yaml"
+    assert "match_on:\n- user_query\nentries:" in cassette.read_text(encoding="utf-8")
+    fake_server.stop()
+    # another objective still replays: only user_query is in the key
+    (root / "test_keys.py").write_text(MATCH_ON_MARKER.replace("OBJECTIVE", "'median'"))
+    pytester.runpytest().assert_outcomes(passed=1)
+    # and the query is: a different one misses
+    (root / "test_keys.py").write_text(
+        MATCH_ON_MARKER.replace("OBJECTIVE", "'mean'").replace('user_query="q1"',
+                                                               'user_query="q2"'))
+    missed = pytester.runpytest()
+    missed.assert_outcomes(failed=1)
+    missed.stdout.fnmatch_lines(["*CassetteMiss*"])
