@@ -109,6 +109,12 @@ def explain_miss(
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
             lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            if entry.scrubbed:
+                lines.append(
+                    f"        its {', '.join(entry.scrubbed)} held a secret that was scrubbed "
+                    "when it was recorded: it matches the original text (key pinned), not "
+                    "the <SCRUBBED> text shown"
+                )
             lines.extend(f"        {d}" for d in diff[:6])
             if len(diff) > 6:
                 lines.append(f"        ... {len(diff) - 6} more")

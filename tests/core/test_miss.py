@@ -85,3 +85,23 @@ async def test_miss_in_none_mode_names_the_mode_that_records(tmp_path: Path) -> 
     assert info.value.reason == "no such cassette"
     assert "record mode is 'none'" in str(info.value)
     assert "--codegen-record-mode=once" in str(info.value)
+
+
+async def test_a_miss_near_a_scrubbed_entry_says_why(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from replaycodegen.cassette import Cassette
+    from replaycodegen.store import CassetteStore
+
+    monkeypatch.setenv("MY_TOKEN", "tok-0123456789")
+    secret_request = REQ.model_copy(update={"user_query": "use tok-0123456789"})
+    cassette = Cassette()
+    cassette.add(entry_from_pair(entry_id="e1", request=secret_request, error_chain=[],
+                                 code="a", match_on=DEFAULT_MATCH_ON))
+    path = tmp_path / "scrubbed.yaml"
+    CassetteStore(path).write(cassette)
+    generator = MockCodeGenerator(cassette=path)
+    assert await generator.generate_code(secret_request, []) == "a"  # pinned key: a hit
+    as_written = REQ.model_copy(update={"user_query": "use <SCRUBBED>"})
+    with pytest.raises(CassetteMiss) as info:
+        await generator.generate_code(as_written, [])
+    assert "its user_query held a secret that was scrubbed" in str(info.value)
