@@ -14,6 +14,7 @@ import pytest
 
 from ._claims import WORKERINPUT_KEY, SessionClaims
 from ._fixtures import (
+    _codegen_guard_every_test,
     codegen,
     codegen_cassette_path,
     codegen_config,
@@ -35,6 +36,7 @@ from ._settings import add_options, check_api_key, read_settings
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [
+    "_codegen_guard_every_test",
     "codegen",
     "codegen_cassette_path",
     "codegen_config",

@@ -101,6 +101,27 @@ def codegen(
         warn_swallowed(node.nodeid, blocked)
 
 
+@pytest.fixture(autouse=True)
+def _codegen_guard_every_test(
+    request: pytest.FixtureRequest, codegen_config: Any
+) -> Iterator[None]:
+    """With ``--codegen-guard=all`` in record mode ``none``: the guard around every test,
+    not only those that use ``codegen`` (which nest their own, naming their cassette)."""
+    state = plugin_state(request.config)
+    if state.settings.guard != "all" or state.settings.record_mode != "none":
+        yield
+        return
+    from ._generators import checked_config
+
+    try:
+        config = checked_config(codegen_config)
+        hosts = allowed_hosts(config)
+    except SetupError as exc:
+        _fail(request, exc)
+    with state.guards.around_test(None, "none", config, hosts):
+        yield
+
+
 @pytest.fixture
 def codegen_request() -> PythonExecutionRequest:
     """A small sample request (the same in every test, so one recording serves many)."""

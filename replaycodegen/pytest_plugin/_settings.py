@@ -18,6 +18,8 @@ UNUSED_ACTIONS: tuple[str, ...] = ("ignore", "warn", "fail")
 DEFAULT_RECORD_MODE = "none"
 DEFAULT_UNUSED = "warn"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+GUARD_SCOPES = ("codegen", "all")
+DEFAULT_GUARD_SCOPE = "codegen"
 
 
 class SetupError(Exception):
@@ -36,6 +38,8 @@ _HELP = {
     "report": "write a JSON report of played, recorded and unused entries to this file "
     "(read by `replaycodegen prune --unused-from`)",
     "keep_failed": "keep the entries a failing test recorded (default: drop them)",
+    "guard": "which tests the live-call guard covers in record mode none: codegen (tests "
+    "using the codegen fixture, the default) or all (every test)",
     "api_key_env": "environment variable that must hold the API key before recording "
     "starts (default OPENAI_API_KEY; empty: skip the check)",
 }
@@ -51,6 +55,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--codegen-report", metavar="PATH", help=_HELP["report"])
     group.addoption("--codegen-keep-failed", action="store_true", default=None,
                     help=_HELP["keep_failed"])
+    group.addoption("--codegen-guard", choices=GUARD_SCOPES, help=_HELP["guard"])
     group.addoption("--codegen-api-key-env", metavar="NAME", help=_HELP["api_key_env"])
     for name, text in _HELP.items():
         if name == "keep_failed":
@@ -73,6 +78,7 @@ class CodegenSettings:
     report_path: Path | None
     keep_failed: bool
     api_key_env: str
+    guard: str = DEFAULT_GUARD_SCOPE
 
     @property
     def records(self) -> bool:
@@ -137,6 +143,7 @@ def read_settings(config: pytest.Config) -> CodegenSettings:
         report_path=_path(config, "report"),
         keep_failed=bool(cli_keep) or bool(config.getini("codegen_keep_failed")),
         api_key_env=api_key_env,
+        guard=_choice(config, "guard", GUARD_SCOPES, DEFAULT_GUARD_SCOPE),
     )
 
 

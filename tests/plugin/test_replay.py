@@ -143,6 +143,30 @@ def test_the_guard_stops_live_calls_in_none_mode(
     assert no_dns == []
 
 
+WITHOUT_CODEGEN = """
+import openai
+
+async def test_no_codegen_fixture():
+    client = openai.AsyncOpenAI(api_key="sk-test", base_url="https://api.openai.com/v1",
+                                max_retries=0)
+    await client.chat.completions.create(model="gpt-4o-mini", messages=[])
+"""
+
+
+def test_guard_all_covers_tests_without_the_codegen_fixture(
+    pytester: pytest.Pytester, no_dns: list[Any]
+) -> None:
+    make_project(pytester, test_plain=WITHOUT_CODEGEN)
+    default = pytester.runpytest()  # only codegen tests are guarded by default
+    default.assert_outcomes(failed=1)
+    assert "LiveCallBlocked" not in default.stdout.str()
+    guarded = pytester.runpytest("--codegen-guard=all")
+    guarded.assert_outcomes(failed=1)
+    guarded.stdout.fnmatch_lines(["*LiveCallBlocked: replaycodegen: live HTTP call to POST "
+                                  "https://api.openai.com/v1/chat/completions blocked*"])
+    assert len(no_dns) == 1  # only the unguarded run tried to resolve the host
+
+
 SHARED = """
 import pytest
 
