@@ -72,7 +72,8 @@ def explain_miss(
     path = cassette_path or (cassette.path if cassette is not None else None) or "<in-memory>"
     attempt = len(error_chain) + 1
     lines = [f"replaycodegen: no cassette entry for this request ({reason})"]
-    size = f" ({len(cassette)} entries)" if cassette is not None else ""
+    count = len(cassette) if cassette is not None else 0
+    size = f" ({count} {'entry' if count == 1 else 'entries'})" if cassette is not None else ""
     lines.append(f"  cassette: {path}{size}")
     lines.append(
         f"  request: user_query={_short(request.user_query)}, attempt {attempt}"

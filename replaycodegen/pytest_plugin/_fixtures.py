@@ -102,9 +102,7 @@ def codegen(
 
 
 @pytest.fixture(autouse=True)
-def _codegen_guard_every_test(
-    request: pytest.FixtureRequest, codegen_config: Any
-) -> Iterator[None]:
+def _codegen_guard_every_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``--codegen-guard=all`` in record mode ``none``: the guard around every test,
     not only those that use ``codegen`` (which nest their own, naming their cassette)."""
     state = plugin_state(request.config)
@@ -113,8 +111,8 @@ def _codegen_guard_every_test(
         return
     from ._generators import checked_config
 
-    try:
-        config = checked_config(codegen_config)
+    try:  # asked for only here: an overridden codegen_config may need costly fixtures
+        config = checked_config(request.getfixturevalue("codegen_config"))
         hosts = allowed_hosts(config)
     except SetupError as exc:
         _fail(request, exc)
