@@ -160,21 +160,13 @@ class RecordingCodeGenerator:
                 f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
                 f"record --cassette {self.path} --mode once`)"
             )
-            return explain_miss(
-                self.cassette,
-                request,
-                chain,
-                reason=reason,
-                key=key,
-                cassette_path=str(self.path),
-                fix=fix,
+        else:
+            fix = (
+                f"record mode is '{mode}', which never records here: re-run with record mode "
+                f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
+                f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or "
+                "`all` to re-record changed requests"
             )
-        fix = (
-            f"record mode is '{mode}', which never records here: re-run with record mode "
-            f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
-            f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or `all` "
-            "to re-record changed requests"
-        )
         return explain_miss(
             self.cassette,
             request,
