@@ -11,8 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from replaycodegen.behaviors import BEHAVIORS
-    from replaycodegen.cassette import Cassette, Entry, Pattern
+    from replaycodegen.cassette.behaviors import BEHAVIORS
+    from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
+    from replaycodegen.cassette.loader import CassetteWarning, load_cassette, parse_cassette
+    from replaycodegen.cassette.model import Cassette, Entry, Pattern
+    from replaycodegen.cassette.scrub import Scrubber
+    from replaycodegen.cassette.store import CassetteStore
     from replaycodegen.errors import (
         ApprovalRejected,
         ApprovalRequired,
@@ -40,20 +44,16 @@ if TYPE_CHECKING:
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.prompt import PromptBuilder
     from replaycodegen.generation.protocol import CodeGenerator
+    from replaycodegen.generation.record_mode import RecordMode
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-    from replaycodegen.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
-    from replaycodegen.loader import CassetteWarning, load_cassette, parse_cassette
     from replaycodegen.models import ExecutionError, PythonExecutionRequest
-    from replaycodegen.record_mode import RecordMode
-    from replaycodegen.scrub import Scrubber
-    from replaycodegen.store import CassetteStore
 
 _EXPORTS: dict[str, str] = {
-    "BEHAVIORS": "replaycodegen.behaviors",
-    "Cassette": "replaycodegen.cassette",
-    "Entry": "replaycodegen.cassette",
-    "Pattern": "replaycodegen.cassette",
+    "BEHAVIORS": "replaycodegen.cassette.behaviors",
+    "Cassette": "replaycodegen.cassette.model",
+    "Entry": "replaycodegen.cassette.model",
+    "Pattern": "replaycodegen.cassette.model",
     "ApprovalRejected": "replaycodegen.errors",
     "ApprovalRequired": "replaycodegen.errors",
     "CassetteError": "replaycodegen.errors",
@@ -71,9 +71,9 @@ _EXPORTS: dict[str, str] = {
     "PythonExecutorService": "replaycodegen.executor",
     "PythonServiceResult": "replaycodegen.executor",
     "analyze_code": "replaycodegen.executor",
-    "DEFAULT_MATCH_ON": "replaycodegen.keys",
-    "fingerprint": "replaycodegen.keys",
-    "normalize_error_text": "replaycodegen.keys",
+    "DEFAULT_MATCH_ON": "replaycodegen.cassette.keys",
+    "fingerprint": "replaycodegen.cassette.keys",
+    "normalize_error_text": "replaycodegen.cassette.keys",
     "extract_code": "replaycodegen.generation.extract",
     "create_code_generator": "replaycodegen.generation.factory",
     "MockCodeGenerator": "replaycodegen.generation.mock",
@@ -83,14 +83,14 @@ _EXPORTS: dict[str, str] = {
     "RecordingCodeGenerator": "replaycodegen.generation.recording",
     "LiveCallBlocked": "replaycodegen.guard",
     "block_live_llm_calls": "replaycodegen.guard",
-    "CassetteWarning": "replaycodegen.loader",
-    "load_cassette": "replaycodegen.loader",
-    "parse_cassette": "replaycodegen.loader",
+    "CassetteWarning": "replaycodegen.cassette.loader",
+    "load_cassette": "replaycodegen.cassette.loader",
+    "parse_cassette": "replaycodegen.cassette.loader",
     "ExecutionError": "replaycodegen.models",
     "PythonExecutionRequest": "replaycodegen.models",
-    "RecordMode": "replaycodegen.record_mode",
-    "Scrubber": "replaycodegen.scrub",
-    "CassetteStore": "replaycodegen.store",
+    "RecordMode": "replaycodegen.generation.record_mode",
+    "Scrubber": "replaycodegen.cassette.scrub",
+    "CassetteStore": "replaycodegen.cassette.store",
 }
 
 __all__ = [

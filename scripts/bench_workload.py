@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from replaycodegen.cassette import Cassette, Entry, RecordedError
+from replaycodegen.cassette.model import Cassette, Entry, RecordedError
 from replaycodegen.models import ExecutionError, PythonExecutionRequest
 
 MODEL = "gpt-4o-mini"

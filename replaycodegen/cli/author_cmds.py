@@ -1,4 +1,4 @@
-"""Hand-authoring commands: ``new``, ``edit``, ``craft`` (logic in ``replaycodegen.craft``)."""
+"""Hand-authoring commands: ``new``, ``edit``, ``craft`` (logic in ``maintenance.craft``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ INJECTION_KINDS = (
     "syntax_error", "runtime_error", "missing_results", "timeout", "security_risk",
     "channel_write",
 )
-"""The ``--inject`` choices (``replaycodegen.craft.INJECTION_KINDS``, kept here so that
+"""The ``--inject`` choices (``replaycodegen.maintenance.craft.INJECTION_KINDS``, kept here so that
 ``--help`` does not import the library)."""
 
 _INJECT_NOTES = {
@@ -43,7 +43,7 @@ _INJECT_NOTES = {
 def new(state: State, path: str, behavior: str | None, code_file: IO[str] | None,
         description: str | None, allow_invalid: bool, force: bool) -> None:
     """Create a hand-authored cassette at PATH, to craft a failure case by hand."""
-    from replaycodegen.craft import scaffold_from_behavior, scaffold_from_code
+    from replaycodegen.maintenance.craft import scaffold_from_behavior, scaffold_from_code
 
     if behavior is not None and code_file is not None:
         raise click.UsageError("give --from-behavior or --code, not both")
@@ -89,8 +89,13 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
     Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
     entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
     """
-    from replaycodegen.cassette_ops import find_entry
-    from replaycodegen.craft import InvalidCode, expects_syntax_error, replace_code, syntax_problem
+    from replaycodegen.maintenance.craft import (
+        InvalidCode,
+        expects_syntax_error,
+        replace_code,
+        syntax_problem,
+    )
+    from replaycodegen.maintenance.ops import find_entry
 
     store, cassette = open_for_update(path)
     _, item = find_entry(cassette, entry)
@@ -138,7 +143,7 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
 def craft(state: State, path: str, entry_id: str, inject: str, output: str | None) -> None:
     """Turn a recorded success into a failure case: the entry's attempt now gets the
     injected failure, the retry gets the recorded code (fail, then fix)."""
-    from replaycodegen.craft import inject_failure
+    from replaycodegen.maintenance.craft import inject_failure
 
     if output is None:
         store, cassette = open_for_update(path)

@@ -19,8 +19,8 @@ import click
 from replaycodegen.cli.render import Output
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette import Cassette
-    from replaycodegen.store import CassetteStore
+    from replaycodegen.cassette.model import Cassette
+    from replaycodegen.cassette.store import CassetteStore
 
 
 @dataclass
@@ -41,7 +41,7 @@ def stdin_is_interactive() -> bool:
 
 def load(path: str | os.PathLike[str]) -> Cassette:
     """Load a cassette to read it (warnings go to stderr; a bad file is a CassetteError)."""
-    from replaycodegen.loader import load_cassette
+    from replaycodegen.cassette.loader import load_cassette
 
     return load_cassette(path)
 
@@ -52,9 +52,9 @@ def open_for_update(path: str | os.PathLike[str]) -> tuple[CassetteStore, Casset
     Loader warnings are not shown: writing the cassette back re-derives stale keys and
     drops a torn last entry, which is what they would ask for.
     """
+    from replaycodegen.cassette.loader import CassetteWarning, read_text
+    from replaycodegen.cassette.store import CassetteStore
     from replaycodegen.errors import CassetteError
-    from replaycodegen.loader import CassetteWarning, read_text
-    from replaycodegen.store import CassetteStore
 
     if not Path(path).is_file():
         read_text(path)  # raises the precise CassetteError (missing, directory...)
@@ -70,7 +70,7 @@ def open_for_update(path: str | os.PathLike[str]) -> tuple[CassetteStore, Casset
 def write(cassette: Cassette, path: str | os.PathLike[str],
           store: CassetteStore | None = None) -> None:
     """Write the whole cassette through the store: locked, scrubbed, atomic."""
-    from replaycodegen.store import CassetteStore
+    from replaycodegen.cassette.store import CassetteStore
 
     store = store or CassetteStore(path)
     try:
@@ -81,7 +81,7 @@ def write(cassette: Cassette, path: str | os.PathLike[str],
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders replaced by the cassettes under them."""
-    from replaycodegen.cassette_ops import find_cassettes
+    from replaycodegen.maintenance.ops import find_cassettes
 
     out: list[Path] = []
     for name in paths:

@@ -14,17 +14,17 @@ from replaycodegen.cli.errors import UserError
 from replaycodegen.cli.render import Output, human_age, human_size, one_line, short_key
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette import Cassette, Entry
-    from replaycodegen.cassette_ops import CassetteSummary, EntryChange, EntryLocator
+    from replaycodegen.cassette.model import Cassette, Entry
+    from replaycodegen.maintenance.ops import CassetteSummary, EntryChange, EntryLocator
 
 
 # -- ls -----------------------------------------------------------------------------------
 
 
 def _summaries(paths: list[Path]) -> list[CassetteSummary]:
-    from replaycodegen.cassette_ops import summarize
+    from replaycodegen.cassette.loader import load_cassette
     from replaycodegen.errors import CassetteError
-    from replaycodegen.loader import load_cassette
+    from replaycodegen.maintenance.ops import summarize
 
     out = []
     for path in paths:
@@ -47,7 +47,7 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
     For each: entries (recorded / hand-authored), models, age (of the newest recording,
     else of the file) and size. Invalid files are listed with their error.
     """
-    from replaycodegen.cassette_ops import find_cassettes
+    from replaycodegen.maintenance.ops import find_cassettes
 
     root = Path(directory) if directory else (
         Path("cassettes") if Path("cassettes").is_dir() else Path(".")
@@ -81,8 +81,8 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
 
 def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocator
                 ) -> dict[str, Any]:
-    from replaycodegen.cassette_ops import entry_attempt, entry_kind
-    from replaycodegen.serialize import entry_to_data
+    from replaycodegen.cassette.serialize import entry_to_data
+    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
 
     data = {"kind": entry_kind(entry), "line": locate.line(index),
             "attempt": entry_attempt(entry), **entry_to_data(entry)}
@@ -96,7 +96,7 @@ def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocat
 
 def _show_entry(out: Output, cassette: Cassette, index: int, entry: Entry,
                 locate: EntryLocator) -> None:
-    from replaycodegen.cassette_ops import entry_attempt, entry_kind
+    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
 
     line = locate.line(index)
     where = f", line {line}" if line else ""
@@ -168,8 +168,8 @@ def _meta_line(meta: dict[str, Any]) -> str:
 @pass_state
 def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     """Show a cassette's entries (or only ENTRY): request, error chain, key, code."""
-    from replaycodegen.cassette_ops import EntryLocator, find_entry
-    from replaycodegen.loader import read_text
+    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.maintenance.ops import EntryLocator, find_entry
 
     cassette = load(path)
     locate = EntryLocator(read_text(path))
@@ -222,7 +222,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 
     Recorded entries are matched by key, hand-authored ones by id.
     """
-    from replaycodegen.cassette_ops import diff_cassettes
+    from replaycodegen.maintenance.ops import diff_cassettes
 
     result = diff_cassettes(load(a), load(b))
     if as_json:
@@ -257,7 +257,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 @pass_state
 def behaviors(state: State, as_json: bool) -> None:
     """The shipped behaviours (`run --behavior NAME`, `new --from-behavior NAME`)."""
-    from replaycodegen.behaviors import behavior_summaries
+    from replaycodegen.cassette.behaviors import behavior_summaries
 
     summaries = behavior_summaries()
     if as_json:

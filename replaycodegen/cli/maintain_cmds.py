@@ -1,5 +1,5 @@
 """Maintenance commands: ``lint``, ``rehash``, ``prune``, ``scrub`` (logic in
-``replaycodegen.lint`` and ``replaycodegen.cassette_ops``).
+``replaycodegen.maintenance.lint`` and ``replaycodegen.maintenance.ops``).
 
 Each takes several files (or folders of cassettes), goes on past a file that cannot be
 loaded, reports it as one ``error:`` line and exits 2 at the end.
@@ -23,7 +23,7 @@ from replaycodegen.cli.context import (
 from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS
 
 if TYPE_CHECKING:
-    from replaycodegen.lint import Finding, LintResult
+    from replaycodegen.maintenance.lint import Finding, LintResult
 
 PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path())
 
@@ -41,8 +41,8 @@ def _finish(errors: int, findings: int = 0) -> None:
 def _fix(result: LintResult) -> list[Finding]:
     """Write the cassette back through the store (keys derived, torn tail dropped,
     secrets scrubbed); the findings that this fixed."""
-    from replaycodegen.cassette_ops import scrub_unstored_fields
-    from replaycodegen.scrub import Scrubber
+    from replaycodegen.cassette.scrub import Scrubber
+    from replaycodegen.maintenance.ops import scrub_unstored_fields
 
     fixable = result.fixable
     if not fixable or result.cassette is None:
@@ -63,7 +63,7 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool) -> None
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
-    from replaycodegen.lint import lint_file
+    from replaycodegen.maintenance.lint import lint_file
 
     out = state.out
     reports: list[dict[str, Any]] = []
@@ -109,8 +109,8 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool) -> None
 def rehash(state: State, paths: tuple[str, ...]) -> None:
     """Rewrite stored keys from each entry's request (after editing a request or
     match_on). A file whose keys are all right is left untouched."""
-    from replaycodegen.cassette_ops import stale_keys
     from replaycodegen.errors import CassetteError
+    from replaycodegen.maintenance.ops import stale_keys
 
     out = state.out
     errors = 0
@@ -148,8 +148,8 @@ def prune(state: State, paths: tuple[str, ...], report: str, dry_run: bool) -> N
     PATHS default to every cassette the report names. Ids no longer in a file are
     reported and skipped.
     """
-    from replaycodegen.cassette_ops import prune_entries, read_codegen_report
     from replaycodegen.errors import CassetteError
+    from replaycodegen.maintenance.ops import prune_entries, read_codegen_report
 
     out = state.out
     unused = read_codegen_report(report)
@@ -192,9 +192,9 @@ def prune(state: State, paths: tuple[str, ...], report: str, dry_run: bool) -> N
 def scrub(state: State, paths: tuple[str, ...]) -> None:
     """Replace secrets (API keys, tokens, secret-named environment values) with
     <SCRUBBED>, in place. A file without secrets is left untouched."""
-    from replaycodegen.cassette_ops import find_secrets, scrub_unstored_fields
+    from replaycodegen.cassette.scrub import Scrubber
     from replaycodegen.errors import CassetteError
-    from replaycodegen.scrub import Scrubber
+    from replaycodegen.maintenance.ops import find_secrets, scrub_unstored_fields
 
     out = state.out
     errors = 0

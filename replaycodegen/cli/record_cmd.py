@@ -151,8 +151,8 @@ async def _record_all(state: State, recorder: RecordingCodeGenerator,
 def _summary(state: State, recorder: RecordingCodeGenerator,
              outcomes: list[tuple[PythonExecutionRequest, Outcome]], calls: int,
              seconds: float) -> None:
-    from replaycodegen.cassette_ops import total_tokens
     from replaycodegen.cli.service_loop import OK
+    from replaycodegen.maintenance.ops import total_tokens
 
     out = state.out
     recorded = recorder.recorded

@@ -25,8 +25,8 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
     import yaml
     from pydantic import ValidationError
 
-    from replaycodegen import yamlio
-    from replaycodegen.loader import read_text
+    from replaycodegen.cassette import yamlio
+    from replaycodegen.cassette.loader import read_text
     from replaycodegen.models import PythonExecutionRequest
 
     text = read_text(path)

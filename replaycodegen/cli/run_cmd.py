@@ -14,7 +14,7 @@ from replaycodegen.cli.context import State, display_path, load, pass_state
 from replaycodegen.cli.errors import RunFailed, UserError
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette import Cassette
+    from replaycodegen.cassette.model import Cassette
 
 DEMO_CASSETTE = "demo/beam_statistics.yaml"
 DEFAULT_QUERY = "Compute a value and return it in results"
@@ -23,7 +23,7 @@ RUN_FOLDER = "replaycodegen-run"
 
 def demo_cassette_path() -> Path:
     """The shipped demo cassette (inside the wheel, or in a source checkout)."""
-    from replaycodegen.behaviors import shipped_cassettes_dir
+    from replaycodegen.cassette.behaviors import shipped_cassettes_dir
 
     return shipped_cassettes_dir() / DEMO_CASSETTE
 
@@ -42,7 +42,7 @@ def offline_guard(cassette_path: str) -> Iterator[bool]:
 
 def _source(behavior: str | None, cassette: str | None) -> tuple[Cassette, str, str]:
     """The cassette to replay, its display name, and the path the guard reports."""
-    from replaycodegen.behaviors import BEHAVIORS, load_behavior
+    from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
 
     if behavior is not None:
         if behavior not in BEHAVIORS:
@@ -57,7 +57,7 @@ def _source(behavior: str | None, cassette: str | None) -> tuple[Cassette, str, 
 
 def _request_data(cassette: Cassette, entry: str | None, query: str | None,
                   objective: str | None) -> dict[str, Any]:
-    from replaycodegen.cassette_ops import example_request_fields
+    from replaycodegen.maintenance.ops import example_request_fields
 
     fields = example_request_fields(cassette, entry)
     if query is not None:

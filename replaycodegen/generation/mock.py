@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from replaycodegen.behaviors import BEHAVIORS, load_behavior
-from replaycodegen.cassette import Cassette, Entry, Pattern
-from replaycodegen.keys import validate_match_on
-from replaycodegen.loader import load_cassette
-from replaycodegen.miss import ALL_PLAYED, NO_MATCH, explain_miss
+from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
+from replaycodegen.cassette.keys import validate_match_on
+from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
+from replaycodegen.cassette.model import Cassette, Entry, Pattern
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 _NOT_CONFIGURED = (

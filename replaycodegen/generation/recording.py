@@ -11,15 +11,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from replaycodegen.cassette import Cassette, Entry, entry_from_pair
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
+from replaycodegen.cassette.model import Cassette, Entry, entry_from_pair
+from replaycodegen.cassette.scrub import Scrubber
+from replaycodegen.cassette.store import CassetteStore
 from replaycodegen.generation.protocol import CodeGenerator
-from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
-from replaycodegen.loader import load_cassette
-from replaycodegen.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
+from replaycodegen.generation.record_mode import RecordMode
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
-from replaycodegen.record_mode import RecordMode
-from replaycodegen.scrub import Scrubber
-from replaycodegen.store import CassetteStore
 
 STORED_META = (
     "generator",

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replaycodegen.cassette import Cassette
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
+from replaycodegen.cassette.model import Cassette
+from replaycodegen.cassette.store import CassetteStore
 from replaycodegen.errors import CodeGenerationError
 from replaycodegen.generation.mock import MockCodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.recording import RecordingCodeGenerator
-from replaycodegen.keys import DEFAULT_MATCH_ON, validate_match_on
-from replaycodegen.loader import load_cassette
-from replaycodegen.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
-from replaycodegen.store import CassetteStore
 
 from ._claims import SessionClaims
 from ._paths import CassetteMarker

@@ -72,7 +72,7 @@ def _validated(mark: pytest.Mark) -> dict[str, Any]:
 
 
 def _checked(values: Mapping[str, Any]) -> CassetteMarker:
-    from replaycodegen.behaviors import BEHAVIORS
+    from replaycodegen.cassette.behaviors import BEHAVIORS
 
     path, behavior = values.get("path"), values.get("behavior")
     if path is not None and not isinstance(path, str | os.PathLike):

@@ -96,7 +96,7 @@ class CassetteReport:
 
 
 def _entry_ids(path: str) -> list[str] | None:
-    from replaycodegen.loader import load_cassette
+    from replaycodegen.cassette.loader import load_cassette
 
     if not os.path.exists(path):
         return []

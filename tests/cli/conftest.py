@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from replaycodegen.cassette import Cassette, entry_from_pair
+from replaycodegen.cassette.model import Cassette, entry_from_pair
+from replaycodegen.cassette.store import CassetteStore
 from replaycodegen.cli import cli
 from replaycodegen.models import ExecutionError, PythonExecutionRequest
-from replaycodegen.store import CassetteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

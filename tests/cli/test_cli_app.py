@@ -91,7 +91,7 @@ def test_debug_adds_the_traceback(invoke: Invoke) -> None:
 
 def test_an_internal_error_is_one_line_too(invoke: Invoke, monkeypatch: pytest.MonkeyPatch,
                                            sample: Path) -> None:
-    import replaycodegen.cassette_ops as ops
+    import replaycodegen.maintenance.ops as ops
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")

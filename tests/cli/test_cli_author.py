@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from replaycodegen import craft as craft_lib
+from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cli import author_cmds, context
 from replaycodegen.errors import ApprovalRequired
 from replaycodegen.executor import PythonExecutorService
 from replaycodegen.generation.mock import MockCodeGenerator
-from replaycodegen.loader import load_cassette
+from replaycodegen.maintenance import craft as craft_lib
 from replaycodegen.models import ExecutionError
 from tests.cli.conftest import DATA, GOOD_CODE, Invoke, request, sha256, stderr_lines
 

@@ -7,10 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
-from replaycodegen.behaviors import behavior_summaries
-from replaycodegen.cassette import Entry, Pattern
-from replaycodegen.loader import load_cassette
-from replaycodegen.store import CassetteStore
+from replaycodegen.cassette.behaviors import behavior_summaries
+from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.model import Entry, Pattern
+from replaycodegen.cassette.store import CassetteStore
 from tests.cli.conftest import (
     DATA,
     FIXED_CODE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from replaycodegen.behaviors import shipped_cassettes_dir
-from replaycodegen.loader import load_cassette
+from replaycodegen.cassette.behaviors import shipped_cassettes_dir
+from replaycodegen.cassette.loader import load_cassette
 from tests.cli.conftest import (
     BROKEN_CODE,
     Invoke,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from replaycodegen.loader import load_cassette
+from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import Invoke, stderr_lines
 
@@ -162,7 +162,7 @@ def test_query_or_requests_is_required(invoke: Invoke) -> None:
 
 def test_mode_choices_match_the_library() -> None:
     from replaycodegen.cli.record_cmd import RECORD_MODES
-    from replaycodegen.record_mode import RecordMode
+    from replaycodegen.generation.record_mode import RecordMode
 
     assert tuple(m.value for m in RecordMode) == RECORD_MODES
 

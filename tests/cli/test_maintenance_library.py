@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from replaycodegen.cassette import Cassette, Entry, Pattern, entry_from_pair
-from replaycodegen.cassette_ops import (
-    EntryLocator,
-    diff_cassettes,
-    example_request_fields,
-    find_secrets,
-    prune_entries,
-    stale_keys,
-)
-from replaycodegen.craft import (
+from replaycodegen.cassette.model import Cassette, Entry, Pattern, entry_from_pair
+from replaycodegen.cassette.scrub import Scrubber
+from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.errors import CassetteError
+from replaycodegen.maintenance.craft import (
     INJECTED_CODE,
     InvalidCode,
     inject_failure,
@@ -21,10 +16,15 @@ from replaycodegen.craft import (
     scaffold_from_code,
     syntax_problem,
 )
-from replaycodegen.errors import CassetteError
-from replaycodegen.lint import lint_text
-from replaycodegen.scrub import Scrubber
-from replaycodegen.serialize import dump_cassette
+from replaycodegen.maintenance.lint import lint_text
+from replaycodegen.maintenance.ops import (
+    EntryLocator,
+    diff_cassettes,
+    example_request_fields,
+    find_secrets,
+    prune_entries,
+    stale_keys,
+)
 from tests.cli.conftest import BROKEN_CODE, FIXED_CODE, GOOD_CODE, name_error, request
 
 

@@ -19,9 +19,9 @@ from replaycodegen import (
     fingerprint,
     load_cassette,
 )
-from replaycodegen.cassette import Cassette, entry_from_pair
-from replaycodegen.keys import DEFAULT_MATCH_ON
-from replaycodegen.serialize import dump_cassette
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+from replaycodegen.cassette.model import Cassette, entry_from_pair
+from replaycodegen.cassette.serialize import dump_cassette
 
 REQUEST = PythonExecutionRequest(
     user_query="Average beam current",
@@ -206,7 +206,7 @@ def test_match_on_in_the_file_is_honoured(tmp_path: Path) -> None:
 
 
 def test_shipped_behaviors_are_valid_cassettes() -> None:
-    from replaycodegen.behaviors import BEHAVIORS, behavior_path
+    from replaycodegen.cassette.behaviors import BEHAVIORS, behavior_path
 
     for name in BEHAVIORS:
         cassette = load_cassette(behavior_path(name))

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from replaycodegen import ExecutionError, PythonExecutionRequest, fingerprint
-from replaycodegen.keys import (
+from replaycodegen.cassette.keys import (
     DEFAULT_MATCH_ON,
     canonical_json,
     normalize_error_text,

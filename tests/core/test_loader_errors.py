@@ -191,9 +191,9 @@ def test_a_recording_cut_at_any_byte_never_yields_a_truncated_entry() -> None:
     import warnings
 
     from replaycodegen import PythonExecutionRequest
-    from replaycodegen.cassette import Cassette, entry_from_pair
-    from replaycodegen.keys import DEFAULT_MATCH_ON
-    from replaycodegen.serialize import dump_cassette
+    from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+    from replaycodegen.cassette.model import Cassette, entry_from_pair
+    from replaycodegen.cassette.serialize import dump_cassette
 
     request = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
     cassette = Cassette()

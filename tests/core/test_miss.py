@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from replaycodegen import CassetteMiss, ExecutionError, MockCodeGenerator, PythonExecutionRequest
-from replaycodegen.cassette import Cassette, entry_from_pair
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+from replaycodegen.cassette.model import Cassette, entry_from_pair
+from replaycodegen.cassette.serialize import dump_cassette
 from replaycodegen.generation import RecordingCodeGenerator
-from replaycodegen.keys import DEFAULT_MATCH_ON
-from replaycodegen.serialize import dump_cassette
 
 REQ = PythonExecutionRequest(
     user_query="Average beam current over the last hour",
@@ -89,8 +89,8 @@ async def test_miss_in_none_mode_names_the_mode_that_records(tmp_path: Path) -> 
 
 async def test_a_miss_near_a_scrubbed_entry_says_why(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from replaycodegen.cassette import Cassette
-    from replaycodegen.store import CassetteStore
+    from replaycodegen.cassette.model import Cassette
+    from replaycodegen.cassette.store import CassetteStore
 
     monkeypatch.setenv("MY_TOKEN", "tok-0123456789")
     secret_request = REQ.model_copy(update={"user_query": "use tok-0123456789"})

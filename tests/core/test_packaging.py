@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.behaviors import BEHAVIORS
+from replaycodegen.cassette.behaviors import BEHAVIORS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from replaycodegen import MockCodeGenerator
-from replaycodegen.cassette import Cassette
+from replaycodegen.cassette.model import Cassette
 from replaycodegen.errors import (
     ApprovalRequired,
     CodeRuntimeError,
@@ -160,8 +160,8 @@ async def test_error_aware_adapts_to_the_failure_the_service_feeds_back(
     """A broken first attempt in front of the shipped error_aware entries: the service's
     real error chain picks the matching fix on attempt 2."""
     from replaycodegen import load_cassette
-    from replaycodegen.behaviors import behavior_path
-    from replaycodegen.cassette import Entry, Pattern
+    from replaycodegen.cassette.behaviors import behavior_path
+    from replaycodegen.cassette.model import Entry, Pattern
 
     behavior = load_cassette(behavior_path("error_aware"))
     broken = Entry(id="broken-first", code=first_attempt, when=Pattern(attempt=1))

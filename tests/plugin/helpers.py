@@ -13,9 +13,9 @@ import pytest
 # class, and isinstance checks in later runs would compare two copies of one class.
 import replaycodegen.pytest_plugin._generators  # noqa: F401
 from replaycodegen import Cassette, MockCodeGenerator, PythonExecutionRequest, load_cassette
-from replaycodegen.cassette import entry_from_pair
-from replaycodegen.keys import DEFAULT_MATCH_ON
-from replaycodegen.store import CassetteStore
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+from replaycodegen.cassette.model import entry_from_pair
+from replaycodegen.cassette.store import CassetteStore
 
 FAKE_KEY = "sk-fake-plugin-tests-0123456789abcdef"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette_ops import read_codegen_report
+from replaycodegen.maintenance.ops import read_codegen_report
 
 from .helpers import make_project, read_report, write_cassette
 

@@ -18,7 +18,7 @@ from replaycodegen import (
     load_cassette,
 )
 from replaycodegen.generation import RecordingCodeGenerator
-from replaycodegen.record_mode import RecordMode, default_record_mode
+from replaycodegen.generation.record_mode import RecordMode, default_record_mode
 
 from .conftest import ScriptedGenerator
 

@@ -16,10 +16,10 @@ from typing import Any, NoReturn
 
 import yaml
 
-from replaycodegen import yamlio
-from replaycodegen.cassette import CASSETTE_VERSION, Cassette, Entry, Pattern, RecordedError
+from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
+from replaycodegen.cassette.model import CASSETTE_VERSION, Cassette, Entry, Pattern, RecordedError
 from replaycodegen.errors import CassetteError
-from replaycodegen.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
 
 TOP_LEVEL_FIELDS = ("version", "description", "match_on", "repeat_last", "entries")
 ENTRY_FIELDS = (

@@ -19,10 +19,10 @@ import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from replaycodegen.behaviors import BEHAVIORS, load_behavior
-from replaycodegen.cassette import Cassette, Entry, Pattern
-from replaycodegen.cassette_ops import find_entry, request_identity
+from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
+from replaycodegen.cassette.model import Cassette, Entry, Pattern
 from replaycodegen.errors import CassetteError
+from replaycodegen.maintenance.ops import find_entry, request_identity
 from replaycodegen.models import PythonExecutionRequest
 
 EXPECT_SYNTAX_ERROR = "syntax_error"

@@ -6,8 +6,8 @@ import functools
 from importlib import resources
 from pathlib import Path
 
-from replaycodegen.cassette import Cassette
-from replaycodegen.loader import parse_cassette
+from replaycodegen.cassette.loader import parse_cassette
+from replaycodegen.cassette.model import Cassette
 
 BEHAVIORS: tuple[str, ...] = (
     "success",
@@ -26,7 +26,7 @@ def shipped_cassettes_dir() -> Path:
     packaged = Path(str(resources.files("replaycodegen"))) / "cassettes"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "cassettes"
+    return Path(__file__).resolve().parent.parent.parent / "cassettes"
 
 
 def behavior_path(name: str) -> Path:

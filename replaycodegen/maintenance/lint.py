@@ -22,17 +22,21 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from replaycodegen.cassette import Cassette, Entry, RecordedError
-from replaycodegen.cassette_ops import (
+from replaycodegen.cassette.loader import CassetteWarning, parse_cassette, read_text
+from replaycodegen.cassette.model import Cassette, Entry, RecordedError
+from replaycodegen.cassette.scrub import Scrubber
+from replaycodegen.errors import CassetteError
+from replaycodegen.maintenance.craft import (
+    EXPECT_SYNTAX_ERROR,
+    expects_syntax_error,
+    syntax_problem,
+)
+from replaycodegen.maintenance.ops import (
     EntryLocator,
     find_secrets,
     request_identity,
     same_code,
 )
-from replaycodegen.craft import EXPECT_SYNTAX_ERROR, expects_syntax_error, syntax_problem
-from replaycodegen.errors import CassetteError
-from replaycodegen.loader import CassetteWarning, parse_cassette, read_text
-from replaycodegen.scrub import Scrubber
 
 RULES: dict[str, str] = {
     "load": "the file cannot be loaded",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from replaycodegen import yamlio
-from replaycodegen.cassette import CASSETTE_VERSION, Cassette, Entry
-from replaycodegen.keys import DEFAULT_MATCH_ON
+from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+from replaycodegen.cassette.model import CASSETTE_VERSION, Cassette, Entry
 
 ENTRY_INDENT = "  "
 

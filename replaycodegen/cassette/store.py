@@ -22,11 +22,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from replaycodegen.cassette import Cassette, Entry
+from replaycodegen.cassette.loader import parse_cassette, read_text
+from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.scrub import Scrubber
+from replaycodegen.cassette.serialize import ENTRY_INDENT, dump_cassette, dump_entry
 from replaycodegen.errors import CassetteError
-from replaycodegen.loader import parse_cassette, read_text
-from replaycodegen.scrub import Scrubber
-from replaycodegen.serialize import ENTRY_INDENT, dump_cassette, dump_entry
 
 LOCK_TIMEOUT_SECONDS = 120.0
 _ENTRIES_LINE = re.compile(r"(?m)^entries:[ \t]*(?:#[^\n]*)?\n")

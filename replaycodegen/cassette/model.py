@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replaycodegen.keys import (
+from replaycodegen.cassette.keys import (
     DEFAULT_MATCH_ON,
     canonical_json,
     chain_item_fields,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from replaycodegen.cassette import Cassette, Entry
+from replaycodegen.cassette.keys import canonical_json, key_chain, request_fields
+from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
-from replaycodegen.keys import canonical_json, key_chain, request_fields
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
-from replaycodegen.yamlio import line_of
 
 NO_SUCH_CASSETTE = "no such cassette"
 NO_MATCH = "no match"

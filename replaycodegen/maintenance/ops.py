@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from replaycodegen import yamlio
-from replaycodegen.cassette import Cassette, Entry, Pattern
+from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.keys import canonical_json
+from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.errors import CassetteError
-from replaycodegen.keys import canonical_json
-from replaycodegen.scrub import Scrubber
 
 CASSETTE_SUFFIXES = (".yaml", ".yml")
 _SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
