@@ -18,12 +18,21 @@ import yaml
 
 from replaycodegen.cassette import yamlio
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
-from replaycodegen.cassette.model import CASSETTE_VERSION, Cassette, Entry, Pattern, RecordedError
+from replaycodegen.cassette.model import (
+    CASSETTE_VERSION,
+    ORIGINS,
+    Cassette,
+    Entry,
+    Pattern,
+    RecordedError,
+)
 from replaycodegen.errors import CassetteError
 
 TOP_LEVEL_FIELDS = ("version", "description", "match_on", "repeat_last", "entries")
 ENTRY_FIELDS = (
     "id",
+    "origin",
+    "derived_from",
     "description",
     "when",
     "request",
@@ -215,9 +224,18 @@ def _parse_entry(data: Any, index: int) -> Entry:
     else:
         entry.request = _parse_request(data["request"], [*where, "request"])
         entry.error_chain = _parse_chain(data.get("error_chain"), [*where, "error_chain"])
-    for name in ("description", "response"):
+    for name in ("description", "response", "derived_from"):
         if data.get(name) is not None:
             setattr(entry, name, _expect(data[name], str, [*where, name], "a string"))
+    if data.get("origin") is not None:
+        origin = _expect(data["origin"], str, [*where, "origin"], "a string")
+        if origin not in ORIGINS:
+            raise _Invalid(
+                [*where, "origin"],
+                f"unknown origin {origin!r}",
+                f"use one of: {', '.join(ORIGINS)}",
+            )
+        entry.origin = origin
     if data.get("meta") is not None:
         entry.meta = dict(_expect(data["meta"], dict, [*where, "meta"], "a mapping"))
     if data.get("scrubbed") is not None:
@@ -395,7 +413,7 @@ def _last_entry_unfinished(text: str) -> bool:
         return False
     meta = last.get("meta")
     started = isinstance(meta, dict) and "recorded_at" in meta
-    return started or set(last) <= {"id", "meta"}
+    return started or set(last) <= {"id", "meta", "origin"}
 
 
 def _without_torn_tail(

@@ -26,6 +26,9 @@ from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_t
 
 CASSETTE_VERSION = 1
 
+ORIGINS: tuple[str, ...] = ("recorded", "crafted", "hand")
+"""Where an entry's code came from: a real generator, ``craft``, or a person."""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedError:
@@ -114,10 +117,21 @@ class Entry:
     meta: dict[str, Any] = field(default_factory=dict)
     scrubbed: list[str] = field(default_factory=list)
     description: str | None = None
+    origin: str | None = None
+    """As written in the file (``None``: not written; see ``effective_origin``)."""
+    derived_from: str | None = None
+    """For a crafted entry: the id of the entry it was made from."""
 
     @property
     def is_pattern(self) -> bool:
         return self.when is not None
+
+    @property
+    def effective_origin(self) -> str:
+        """``origin``, else the default of old files: ``hand`` for patterns, else ``recorded``."""
+        if self.origin is not None:
+            return self.origin
+        return "hand" if self.when is not None else "recorded"
 
     @property
     def group_id(self) -> str:

@@ -24,6 +24,11 @@ def entry_to_data(entry: Entry) -> dict[str, Any]:
     if entry.meta and entry.request is not None:
         # First, so that an entry cut short by a killed writer is recognisable (see loader).
         data["meta"] = dict(entry.meta)
+    if entry.origin is not None:
+        # After meta: an entry cut short right after it is still recognised as torn.
+        data["origin"] = entry.origin
+    if entry.derived_from is not None:
+        data["derived_from"] = entry.derived_from
     if entry.description:
         data["description"] = entry.description
     if entry.when is not None:

@@ -226,3 +226,34 @@ def test_the_documented_example_is_a_valid_cassette() -> None:
         warnings.simplefilter("error")  # keys agree with their requests
         cassette = parse_cassette(example.group(1), "docs/cassette-format.md")
     assert [e.is_pattern for e in cassette.entries] == [False, False, True, True, True]
+
+
+def test_origin_and_derived_from_are_read_and_written_back() -> None:
+    from replaycodegen.cassette.loader import parse_cassette
+    from replaycodegen.cassette.serialize import dump_cassette
+
+    text = (
+        "version: 1\nentries:\n"
+        "  - id: e1\n    origin: crafted\n    derived_from: e0\n    when: {attempt: 1}\n"
+        "    code: |\n      results = {}\n"
+        "  - id: e2\n    when: {}\n    code: |\n      results = {}\n"
+    )
+    cassette = parse_cassette(text, "c.yaml")
+    first, second = cassette.entries
+    assert (first.origin, first.derived_from) == ("crafted", "e0")
+    assert first.effective_origin == "crafted"
+    assert (second.origin, second.effective_origin) == (None, "hand")
+    again = parse_cassette(dump_cassette(cassette), "c.yaml")
+    assert again.entries[0].origin == "crafted" and again.entries[0].derived_from == "e0"
+
+
+def test_an_unknown_origin_is_a_cassette_error_naming_the_line() -> None:
+    import pytest
+
+    from replaycodegen.cassette.loader import parse_cassette
+    from replaycodegen.errors import CassetteError
+
+    text = "version: 1\nentries:\n  - id: e1\n    origin: robot\n    when: {}\n    code: x\n"
+    with pytest.raises(CassetteError) as info:
+        parse_cassette(text, "c.yaml")
+    assert info.value.line == 4 and "recorded, crafted, hand" in str(info.value)
