@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.models import PythonExecutionRequest
 
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "stale")
 NO_KEY = (
     "no API key: set OPENAI_API_KEY to record (a local OpenAI-compatible server accepts any "
     "dummy value, e.g. OPENAI_API_KEY=dummy); nothing was recorded"

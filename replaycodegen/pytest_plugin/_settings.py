@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
+RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite", "stale")
 RECORDING_MODES: frozenset[str] = frozenset(RECORD_MODES) - {"none"}
 UNUSED_ACTIONS: tuple[str, ...] = ("ignore", "warn", "fail")
 DEFAULT_RECORD_MODE = "none"
