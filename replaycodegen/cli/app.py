@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehash": ("replaycodegen.cli.maintain_cmds", "rehash"),
     "prune": ("replaycodegen.cli.maintain_cmds", "prune"),
     "scrub": ("replaycodegen.cli.maintain_cmds", "scrub"),
+    "status": ("replaycodegen.cli.status_cmd", "status"),
 }
 """Command name -> (module, attribute), in the order ``--help`` lists them."""
 

@@ -57,20 +57,27 @@ def _fix(result: LintResult) -> list[Finding]:
 @click.option("--fix", is_flag=True,
               help="Recompute keys, drop a torn last entry, scrub secrets (atomic rewrite).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--max-age", metavar="AGE", help="Also report recordings older than AGE, e.g. "
+              "90d (default: the codegen_max_age ini key, if set).")
 @pass_state
-def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool) -> None:
-    """Check cassettes: schema, stale keys, duplicates, code that does not parse, secrets.
+def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
+         max_age: str | None) -> None:
+    """Check cassettes: schema, stale keys, duplicates, code that does not parse, secrets,
+    hand-edited recordings, and (with --max-age) expired ones.
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
+    from replaycodegen.lifecycle.project_settings import find_project_settings, resolve_max_age
     from replaycodegen.maintenance.lint import lint_file
+
+    age, age_text = resolve_max_age(max_age, find_project_settings())
 
     out = state.out
     reports: list[dict[str, Any]] = []
     errors = remaining = 0
     files = expand_paths(paths)
     for path in files:
-        result = lint_file(path)
+        result = lint_file(path, max_age=age, max_age_text=age_text)
         if result.load_error is not None:
             errors += 1
             if not as_json:

@@ -14,16 +14,20 @@ with no arguments), an instance, or a function returning one.
 from __future__ import annotations
 
 import configparser
+import datetime as _dt
 import importlib
 import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from replaycodegen.errors import ReplayCodegenError
 from replaycodegen.generation.prompt import PromptBuilder
+
+if TYPE_CHECKING:
+    from replaycodegen.lifecycle.status import FreshnessPolicy
 
 CONFIG_FILES: tuple[str, ...] = (
     "pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini",
@@ -132,3 +136,52 @@ def load_prompt_builder(spec: str, *, where: str = "--prompt-builder") -> Prompt
         raise SettingError(f"{where}: {spec} is a {type(builder).__name__}, not a PromptBuilder "
                            "(subclass replaycodegen.PromptBuilder)")
     return builder
+
+
+def resolve_model(option: str | None, project: ProjectSettings) -> str:
+    """The model a recording would use: the option, else ``codegen_model``, else
+    ``$REPLAYCODEGEN_MODEL``, else the OpenAI generator's default."""
+    from replaycodegen.generation.openai_generator import DEFAULT_MODEL
+
+    env = os.environ.get("REPLAYCODEGEN_MODEL", "").strip()
+    return option or project.get("codegen_model") or env or DEFAULT_MODEL
+
+
+def resolve_prompt_builder(option: str | None, project: ProjectSettings) -> PromptBuilder:
+    """``--prompt-builder``, else ``codegen_prompt_builder``, else the default builder."""
+    if option:
+        return load_prompt_builder(option)
+    spec = project.get("codegen_prompt_builder")
+    if spec:
+        return load_prompt_builder(spec, where=project.where("codegen_prompt_builder"))
+    return PromptBuilder()
+
+
+def resolve_max_age(option: str | None, project: ProjectSettings
+                    ) -> tuple[_dt.timedelta | None, str | None]:
+    """``--max-age``, else ``codegen_max_age``: ``(duration, text)``, ``(None, None)`` if unset."""
+    from replaycodegen.lifecycle.expiry import parse_max_age
+
+    text, where = option, "--max-age"
+    if not text:
+        text, where = project.get("codegen_max_age"), project.where("codegen_max_age")
+    if not text:
+        return None, None
+    try:
+        return parse_max_age(text), text
+    except ValueError as exc:
+        raise SettingError(f"{where}: {exc}") from None
+
+
+def freshness_policy(project: ProjectSettings, *, prompt_builder: str | None = None,
+                     model: str | None = None, max_age: str | None = None) -> FreshnessPolicy:
+    """What ``status`` and ``record --stale`` compare entries with (options win over ini)."""
+    from replaycodegen.lifecycle.status import FreshnessPolicy
+
+    age, age_text = resolve_max_age(max_age, project)
+    return FreshnessPolicy(
+        prompt_builder=resolve_prompt_builder(prompt_builder, project),
+        model=resolve_model(model, project),
+        max_age=age,
+        max_age_text=age_text,
+    )

@@ -40,7 +40,8 @@ PROMPT_CHANGED = "prompt-changed"
 MODEL_CHANGED = "model-changed"
 EXPIRED = "expired"
 HAND_EDITED = "hand-edited"
-REASONS = (PROMPT_CHANGED, MODEL_CHANGED, EXPIRED, HAND_EDITED)
+LABELS = {PROMPT_CHANGED: "prompt changed", MODEL_CHANGED: "model changed",
+          EXPIRED: "expired", HAND_EDITED: "hand-edited"}
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,14 @@ class FreshnessPolicy:
 
 @dataclass(frozen=True)
 class Reason:
+    """Why an entry is stale: ``code`` (``prompt-changed``...) and the details."""
+
     code: str
-    message: str
+    detail: str
+
+    @property
+    def message(self) -> str:
+        return f"{LABELS[self.code]}: {self.detail}"
 
 
 @dataclass
@@ -95,7 +102,7 @@ class EntryStatus:
         if self.reasons:
             text = "; ".join(reason.message for reason in self.reasons)
         elif self.state == KEPT:
-            text = f"kept ({self.origin}): re-recording never replaces it"
+            text = f"{self.origin} entry, never re-recorded"
         else:
             text = "fresh"
         if self.notes:
@@ -105,7 +112,8 @@ class EntryStatus:
     def to_data(self) -> dict[str, Any]:
         return {
             "id": self.entry_id, "line": self.line, "origin": self.origin, "state": self.state,
-            "reasons": [{"code": r.code, "message": r.message} for r in self.reasons],
+            "reasons": [{"code": r.code, "message": r.message, "detail": r.detail}
+                        for r in self.reasons],
             "notes": list(self.notes),
         }
 
@@ -173,7 +181,7 @@ def _prompt(entry: Entry, match_on: Sequence[str], policy: FreshnessPolicy,
         versions = f"prompt version {was} -> {now}" if str(was) != str(now) else (
             f"same prompt version {now}")
         status.reasons.append(Reason(PROMPT_CHANGED, (
-            f"prompt changed: the prompt builder now renders a different prompt for this "
+            f"the prompt builder now renders a different prompt for this "
             f"request ({versions}; sha256 {_short(expected)} -> {_short(current)})")))
 
 
@@ -184,7 +192,7 @@ def _model(entry: Entry, policy: FreshnessPolicy, status: EntryStatus) -> None:
         return
     if not same_model(recorded, configured):
         status.reasons.append(Reason(MODEL_CHANGED, (
-            f"model changed: recorded with {recorded!r}, the configured model is "
+            f"recorded with {recorded!r}, the configured model is "
             f"{configured!r}")))
 
 
@@ -195,7 +203,7 @@ def _expiry(entry: Entry, policy: FreshnessPolicy, status: EntryStatus) -> None:
     if age is not None and age > policy.max_age:
         limit = policy.max_age_text or describe_age(policy.max_age)
         status.reasons.append(Reason(EXPIRED, (
-            f"expired: recorded {entry.meta['recorded_at']}, {describe_age(age)} ago "
+            f"recorded {entry.meta['recorded_at']}, {describe_age(age)} ago "
             f"(max age {limit})")))
 
 
@@ -212,7 +220,7 @@ def check_entry(entry: Entry, match_on: Sequence[str], policy: FreshnessPolicy,
     _expiry(entry, policy, status)
     if hand_edited(entry):
         status.reasons.append(Reason(HAND_EDITED, (
-            f"hand-edited: the code is not what was recorded; {HAND_EDITED_HINT}")))
+            f"the code is not what was recorded; {HAND_EDITED_HINT}")))
     return status
 
 

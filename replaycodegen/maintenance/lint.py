@@ -12,10 +12,14 @@ Rules (each finding names file, line, entry and the fix):
   SyntaxError).
 - ``expect-mismatch``: ``meta.expect: syntax_error`` on code that parses.
 - ``secret``: a string the scrubber would replace (fixable: scrubbed on write).
+- ``hand-edited``: a recorded entry whose code is not what the recorder wrote
+  (``meta.code_sha256``); re-recording would replace it unless it says ``origin: hand``.
+- ``expired``: with ``max_age``, a recording older than that (``meta.recorded_at``).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 import warnings
@@ -46,6 +50,8 @@ RULES: dict[str, str] = {
     "syntax": "code that does not parse, where it is not meant to",
     "expect-mismatch": "meta.expect says syntax_error but the code parses",
     "secret": "a secret (API key, token) is stored",
+    "hand-edited": "a recorded entry's code was edited by hand",
+    "expired": "a recording is older than --max-age",
 }
 FIXABLE_RULES = frozenset({"torn-tail", "stale-key", "secret"})
 SYNTAX_ERROR_TYPES = ("SyntaxError", "IndentationError", "TabError")
@@ -96,16 +102,21 @@ class LintResult:
         return [f for f in self.findings if not f.fixable]
 
 
-def lint_file(path: str | os.PathLike[str], *, scrubber: Scrubber | None = None) -> LintResult:
-    """Lint one cassette file (read only)."""
+def lint_file(path: str | os.PathLike[str], *, scrubber: Scrubber | None = None,
+              max_age: _dt.timedelta | None = None, max_age_text: str | None = None
+              ) -> LintResult:
+    """Lint one cassette file (read only); ``max_age`` also reports expired recordings."""
     try:
         text = read_text(path)
     except CassetteError as exc:
         return _load_failure(str(path), exc)
-    return lint_text(text, str(path), scrubber=scrubber)
+    return lint_text(text, str(path), scrubber=scrubber, max_age=max_age,
+                     max_age_text=max_age_text)
 
 
-def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None) -> LintResult:
+def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None,
+              max_age: _dt.timedelta | None = None, max_age_text: str | None = None
+              ) -> LintResult:
     """Lint cassette text; ``path`` is used in messages and to recognise shipped files."""
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always", CassetteWarning)
@@ -120,6 +131,7 @@ def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None) -> Lint
     result.findings += _duplicates(cassette, locate)
     result.findings += _syntax(cassette, locate)
     result.findings += _secrets(cassette, locate, scrubber or Scrubber())
+    result.findings += _freshness(cassette, locate, max_age, max_age_text)
     result.findings.sort(key=lambda f: (f.line or 0))
     return result
 
@@ -242,4 +254,29 @@ def _secrets(cassette: Cassette, locate: EntryLocator, scrubber: Scrubber) -> li
             f"`replaycodegen scrub {cassette.path}` (or lint --fix), then rotate the key",
             entry_id or None,
         ))
+    return out
+
+
+def _freshness(cassette: Cassette, locate: EntryLocator, max_age: _dt.timedelta | None,
+               max_age_text: str | None) -> list[Finding]:
+    """``hand-edited`` and ``expired`` findings, from ``replaycodegen.lifecycle.status``."""
+    from replaycodegen.lifecycle.status import EXPIRED, HAND_EDITED, FreshnessPolicy, check_entry
+
+    policy = FreshnessPolicy(max_age=max_age, max_age_text=max_age_text)
+    age = f" --max-age {max_age_text}" if max_age_text else ""
+    fixes = {
+        HAND_EDITED: ("mark `origin: hand` to keep it (re-recording replaces recorded "
+                      "entries), or re-record it: `replaycodegen record {path} --entry {id}`"),
+        EXPIRED: "re-record it: `replaycodegen record {path} --stale" + age + "`",
+    }
+    out = []
+    for index, entry in enumerate(cassette.entries):
+        status = check_entry(entry, cassette.match_on, policy)
+        for reason in status.reasons:
+            field_name = "code" if reason.code == HAND_EDITED else "meta"
+            out.append(_finding(
+                cassette, locate.line(index, field_name) or locate.line(index), reason.code,
+                f"entry {entry.id!r}: {reason.detail}",
+                fixes[reason.code].format(path=cassette.path, id=entry.id), entry,
+            ))
     return out
