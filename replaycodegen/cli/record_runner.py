@@ -122,7 +122,8 @@ async def run_jobs(state: State, jobs: list[Job], *, gate: CallGate,
                 outcome = await drive(service, job.request, config_for(job.number), printer,
                                       approve=approve)
             except BudgetExceeded as exc:
-                outcome = Outcome(BUDGET, message=exc.message, attempts=len(printer.attempts))
+                outcome = Outcome(BUDGET, message=f"{exc.refused} was not recorded (no live call "
+                                  "made)", attempts=len(printer.attempts))
             except RecordingStopped as exc:
                 outcome = Outcome(INTERRUPTED, message=str(exc), attempts=len(printer.attempts))
             live = sum(1 for a in printer.attempts if a.metadata.get("recorded"))

@@ -98,7 +98,8 @@ def _print(state: State, results: list[CassetteStatus]) -> None:
             counts[entry.state] += 1
             where = f"{shown}:{entry.line}" if entry.line is not None else shown
             label = out.style(entry.state, fg=colours[entry.state])
-            out.echo(f"{where}: {entry.entry_id}: {label}: {entry.describe()}")
+            detail = entry.describe()
+            out.echo(f"{where}: {entry.entry_id}: {label}" + (f": {detail}" if detail else ""))
     total = sum(counts.values())
     out.echo(f"{total} entr{'y' if total == 1 else 'ies'}: {counts[FRESH]} fresh, "
              f"{counts[STALE]} stale, {counts[KEPT]} kept")

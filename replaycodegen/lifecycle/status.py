@@ -99,14 +99,16 @@ class EntryStatus:
         return [reason.code for reason in self.reasons]
 
     def describe(self) -> str:
+        """What follows the state on a status line: the reasons, or what a kept entry is;
+        notes in parentheses ("" for a plain fresh entry)."""
         if self.reasons:
             text = "; ".join(reason.message for reason in self.reasons)
         elif self.state == KEPT:
             text = f"{self.origin} entry, never re-recorded"
         else:
-            text = "fresh"
+            text = ""
         if self.notes:
-            text += " (" + "; ".join(self.notes) + ")"
+            text += (" " if text else "") + "(" + "; ".join(self.notes) + ")"
         return text
 
     def to_data(self) -> dict[str, Any]:
