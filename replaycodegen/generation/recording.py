@@ -72,16 +72,20 @@ class RecordingCodeGenerator:
             mode is RecordMode.ONCE and not self.existed_at_start
         )
         loaded: Cassette | None = None
-        if self.existed_at_start and self.records:
+        if mode is RecordMode.REWRITE:
+            # One locked read-modify-write: a file that does not load is refused, the header
+            # and comments stay, and what other writers append after it is kept.
+            self.store.reset(match_on=requested, description=description)
+            loaded = self.store.load(match_on=requested)
+        elif self.existed_at_start and self.records:
             loaded = self.store.load(match_on=requested)  # checks it can write, takes the lock
         elif self.existed_at_start:
             loaded = load_cassette(self.path, match_on=requested)  # replay only: read-only is fine
-        if mode is RecordMode.REWRITE or loaded is None:
+        if loaded is None:
             loaded = Cassette(
                 path=str(self.path), match_on=requested or DEFAULT_MATCH_ON, description=description
             )
-            if mode is RecordMode.REWRITE:
-                self.store.write(loaded)
+        loaded.scrubber = self.store.scrubber
         self.cassette = loaded
         self.recorded: list[Entry] = []
         self.replaced: list[Entry] = []
@@ -94,7 +98,8 @@ class RecordingCodeGenerator:
         self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]
     ) -> str:
         chain = list(error_chain)
-        key = self.cassette.key_for(request, chain)
+        # The plain key, or the key of the scrubbed request when that is what was recorded.
+        key = self.cassette.resolve_key(request, chain)
         if self.record_mode is not RecordMode.ALL:
             selection = self.cassette.select(
                 request, chain, key=key, allow_repeat=None if not self.records else False
@@ -116,14 +121,15 @@ class RecordingCodeGenerator:
             meta=meta,
         )
         if self.record_mode is RecordMode.ALL and key not in self._replaced:
-            self._replaced.add(key)
             self.replaced.extend(self.store.replace_group(self.cassette, key, entry))
+            self._replaced.update({key, str(entry.key)})
         else:
             self.store.add(self.cassette, entry)
-        self.cassette.set_position(key, len(self.cassette.group(key)))
+        stored_key = str(entry.key)  # keyed on the scrubbed request when it held a secret
+        self.cassette.set_position(stored_key, len(self.cassette.group(stored_key)))
         self.cassette.played_ids.add(entry.id)
         self.recorded.append(entry)
-        self._last = {"recorded": True, "entry_id": entry.id, "key": key, **meta}
+        self._last = {"recorded": True, "entry_id": entry.id, "key": stored_key, **meta}
         return code
 
     async def _call_real(

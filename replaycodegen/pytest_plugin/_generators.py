@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
@@ -151,10 +151,10 @@ def _has_entries(path: Path) -> bool:
 
 
 def _start_afresh(path: Path, match_on: tuple[str, ...] | None, description: str) -> str:
-    empty = Cassette(path=str(path), match_on=match_on or DEFAULT_MATCH_ON,
-                     description=description)
+    """Empty the cassette once per session (locked; header and comments kept). A file
+    that does not load is refused with its problem and the fix, never replaced."""
     store = CassetteStore(path)
-    store.write(empty)
+    store.reset(match_on=match_on, description=description)
     store.close()
     return "rewritten"
 
