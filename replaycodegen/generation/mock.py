@@ -16,6 +16,7 @@ from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 _NOT_CONFIGURED = (
@@ -44,6 +45,7 @@ class MockCodeGenerator:
         *,
         cassette: str | os.PathLike[str] | Cassette | None = None,
         match_on: Sequence[str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         config = dict(model_config or {})
         behavior = behavior if behavior is not None else config.get("behavior")
@@ -63,6 +65,10 @@ class MockCodeGenerator:
         elif cassette is not None:
             fields = validate_match_on(match_on) if match_on is not None else None
             self._cassette = load_cassette(cassette, match_on=fields)
+        secrets = [*secrets, *config.get("secrets", ())]
+        if secrets and self._cassette is not None:
+            # what the recording scrubbed besides key shapes and secret env values
+            self._cassette.scrubber = Scrubber([str(s) for s in secrets])
         self._static: Cassette | None = None
         self._sequence: Cassette | None = None
         self._last: dict[str, Any] = {}
@@ -121,7 +127,7 @@ class MockCodeGenerator:
         cassette = self.cassette
         if cassette is None:
             raise ValueError(_NOT_CONFIGURED.format(names=", ".join(BEHAVIORS)))
-        key = cassette.key_for(request, error_chain)
+        key = cassette.resolve_key(request, error_chain)  # plain, or of the scrubbed request
         selection = cassette.select(request, error_chain, key=key)
         if selection is None:
             self.misses += 1

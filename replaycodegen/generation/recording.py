@@ -124,22 +124,28 @@ class RecordingCodeGenerator:
             RecordMode.NEW_EPISODES, RecordMode.ALL, RecordMode.REWRITE, RecordMode.STALE
         ) or (mode is RecordMode.ONCE and not self.existed_at_start)
         loaded: Cassette | None = None
-        if self.existed_at_start and self.records and not dry_run:
+        if mode is RecordMode.REWRITE and not dry_run:
+            # One locked read-modify-write: a file that does not load is refused, the header,
+            # the comments and the crafted and hand entries stay, and what other writers
+            # append after it is kept.
+            from replaycodegen.lifecycle.rewrite import reset_keeping_kept
+
+            reset_keeping_kept(self.store, match_on=requested, description=description)
+            loaded = self.store.load(match_on=requested)
+        elif self.existed_at_start and self.records and not dry_run:
             loaded = self.store.load(match_on=requested)  # checks it can write, takes the lock
         elif self.existed_at_start:
             loaded = load_cassette(self.path, match_on=requested)  # read-only is fine here
         rerecording = mode in (RecordMode.ALL, RecordMode.REWRITE, RecordMode.STALE)
         self.kept: list[Entry] = kept_entries(loaded.entries) if loaded and rerecording else []
         """Crafted and hand entries that re-recording keeps (modes all, rewrite, stale)."""
-        if mode is RecordMode.REWRITE or loaded is None:
-            fresh = Cassette(
-                path=str(self.path), match_on=requested or DEFAULT_MATCH_ON, description=description
+        if loaded is None or (mode is RecordMode.REWRITE and dry_run):
+            # A dry run of rewrite empties the cassette in memory only.
+            loaded = Cassette(
+                self.kept, path=str(self.path), match_on=requested or DEFAULT_MATCH_ON,
+                description=description,
             )
-            for entry in self.kept:
-                fresh.add(entry)
-            loaded = fresh
-            if mode is RecordMode.REWRITE and not dry_run:
-                self.store.write(loaded)
+        loaded.scrubber = self.store.scrubber
         self.cassette = loaded
         self.recorded: list[Entry] = []
         self.replaced: list[Entry] = []
@@ -186,7 +192,8 @@ class RecordingCodeGenerator:
         self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]
     ) -> str:
         chain = list(error_chain)
-        key = self.cassette.key_for(request, chain)
+        # The plain key, or the key of the scrubbed request when that is what was recorded.
+        key = self.cassette.resolve_key(request, chain)
         mode = self.record_mode
         if mode is RecordMode.STALE:
             target = self._stale_target(key)
@@ -207,11 +214,12 @@ class RecordingCodeGenerator:
         why = "re-record (mode all)" if mode is RecordMode.ALL else "not in the cassette"
         code, entry = await self._record_live(request, chain, key, why)
         if mode is RecordMode.ALL and key not in self._replaced:
-            self._replaced.add(key)
             self.replaced.extend(self.store.replace_group(self.cassette, key, entry))
+            self._replaced.update({key, str(entry.key)})
         else:
             self.store.add(self.cassette, entry)
-        self._recorded(entry, key, len(self.cassette.group(key)))
+        stored_key = str(entry.key)  # keyed on the scrubbed request when it held a secret
+        self._recorded(entry, stored_key, len(self.cassette.group(stored_key)))
         return code
 
     def _kept_selection(
@@ -243,7 +251,7 @@ class RecordingCodeGenerator:
         self.to_rerecord.discard(target.id)
         if old is not None:
             self.replaced.append(old)
-        self._recorded(entry, key, position + 1)
+        self._recorded(entry, str(entry.key), position + 1)
         return code
 
     def _recorded(self, entry: Entry, key: str, position: int) -> None:

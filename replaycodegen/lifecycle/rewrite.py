@@ -1,35 +1,65 @@
-"""The one place a scoped re-recording replaces entries of a cassette file in place.
+"""How re-recording changes a cassette file: in place, through the store's one locked
+read-modify-write (``CassetteStore.update``), so every entry it does not touch stays as it
+is to the byte, comments included.
 
-Kept behind this function so that it can switch to the store's comment-preserving entry
-rewrite in one line once that exists; until then it merges other writers' appends under
-the store's lock and writes the whole file (comments elsewhere in the file are lost).
+- :func:`replace_entry_in_place`: record mode ``stale`` puts a new recording where the
+  stale entry was (same id, same position);
+- :func:`reset_keeping_kept`: record mode ``rewrite`` empties the cassette but keeps its
+  crafted and hand entries (and the header and comments).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from replaycodegen.cassette.model import Cassette, Entry
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.rewrite import CassetteEdit
+from replaycodegen.cassette.store import CassetteStore, check_writable
+from replaycodegen.errors import CassetteError
+from replaycodegen.lifecycle.provenance import is_kept
 
 
 def replace_entry_in_place(store: CassetteStore, cassette: Cassette, old_id: str,
                            new: Entry) -> Entry | None:
-    """Put ``new`` where entry ``old_id`` is (same position, same id), scrubbed, and write.
+    """Put ``new`` where entry ``old_id`` is (same position, same id), scrubbed, and write;
+    ``cassette`` adopts the file's entries (other writers' appends included).
 
     Returns the entry it replaced (``None`` if ``old_id`` is no longer in the file, in which
     case ``new`` is appended).
     """
-    with store.locked():
-        store._sync(cassette)
-        entries = list(cassette.entries)
-        index = next((i for i, e in enumerate(entries) if e.id == old_id), None)
-        if index is None:
+    with store.update() as edit:
+        old = next((e for e in edit.cassette.entries if e.id == old_id), None)
+        if old is None:
             new.id = ""
-            store.add(cassette, new)
-            return None
-        old = entries[index]
-        new.id = old_id
-        entries[index] = new
-        cassette.replace_entries(entries)
-        store.scrub_entry(new)
-        store._write_all(cassette)
-        return old
+            edit.append(new)
+        else:
+            new.id = old_id
+            edit.replace(new)
+    cassette.replace_entries(edit.cassette.entries, derive=False)
+    return old
+
+
+def reset_keeping_kept(store: CassetteStore, *, match_on: Sequence[str] | None = None,
+                       description: str | None = None) -> list[Entry]:
+    """Remove every entry but the crafted and hand ones (record mode ``rewrite``), keeping
+    the header and comments; returns what was removed. A file that does not load is
+    refused, never replaced."""
+    check_writable(store.target)  # its own errors (read-only...) are not load errors
+    edit: CassetteEdit | None = None
+    try:
+        with store.update(create=True) as edit:
+            removed = edit.remove([e.id for e in edit.cassette.entries if not is_kept(e)])
+            if match_on is not None:
+                edit.cassette.match_on = tuple(match_on)
+            if description is not None:
+                edit.cassette.description = description
+    except CassetteError as exc:
+        if edit is not None:  # it loaded: the write failed, and says so
+            raise
+        raise CassetteError(
+            f"record mode 'rewrite' will not replace a cassette it cannot load: {exc.reason}",
+            path=exc.path, line=exc.line, field=exc.field,
+            hint="repair it (`replaycodegen lint PATH` names the problem) or delete the file "
+            "to record it afresh",
+        ) from None
+    return removed

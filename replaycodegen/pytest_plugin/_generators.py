@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
@@ -153,13 +153,12 @@ def _has_entries(path: Path) -> bool:
 
 
 def _start_afresh(path: Path, match_on: tuple[str, ...] | None, description: str) -> str:
-    from replaycodegen.lifecycle.provenance import kept_entries
+    """Empty the cassette once per session (locked; header and comments kept). A file
+    that does not load is refused with its problem and the fix, never replaced."""
+    from replaycodegen.lifecycle.rewrite import reset_keeping_kept
 
-    kept = kept_entries(load_cassette(path).entries) if path.exists() else []  # never dropped
-    empty = Cassette(kept, path=str(path), match_on=match_on or DEFAULT_MATCH_ON,
-                     description=description)
     store = CassetteStore(path)
-    store.write(empty)
+    reset_keeping_kept(store, match_on=match_on, description=description)  # crafted, hand stay
     store.close()
     return "rewritten"
 

@@ -1,0 +1,173 @@
+"""Where each entry and top-level field sits in a cassette's text, to the character.
+
+Rewrites splice new text into these spans and keep every other character: comments,
+blank lines, key order and quoting outside the entries they change stay as they were.
+The spans come from libyaml's node marks (``yaml.compose``, C speed; no value is built):
+
+- an entry starts at the start of the line holding its ``-`` and ends at the end of the
+  line holding its last character of content (trailing blank lines of a ``|`` block and
+  the comments after it belong to the gap before the next entry);
+- a top-level field runs from its key's line to the end of its value's last line.
+
+The layout is only used when everything between the spans is blank or comment lines, and
+the entries found are those the loader found; otherwise :func:`find_layout` returns
+``None`` and the caller writes the file in the standard layout instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+_Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_KEEP_CHOMPING = re.compile(r"[|>](?:[1-9]?\+|\+[1-9]?)")
+_GAP = re.compile(r"(?:[ \t]*(?:#[^\n]*)?(?:\n|\Z))*")
+_FIRST_DASH = re.compile(r"(?m)^([ ]*)- id: ")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Spans of one cassette text; ``items`` in file order, ``None`` when ``entries`` is
+    not a block sequence with at least one item (empty, ``[]``, a flow list)."""
+
+    text: str
+    end: int
+    """Where the recognised text ends: a torn last entry after it is to be dropped."""
+    top: dict[str, Span]
+    items: list[Span] | None
+    indent: str
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _line_end(text: str, index: int) -> int:
+    if index > 0 and text[index - 1] == "\n":
+        return index
+    newline = text.find("\n", index)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _trim_blank_lines(text: str, start: int, end: int) -> int:
+    while end > start:
+        previous = text.rfind("\n", start, end - 1)
+        if previous < 0 or text[previous + 1 : end].strip():
+            break
+        end = previous + 1
+    return end
+
+
+def _content_end(node: yaml.Node, text: str) -> int:
+    """The index just past the last character that belongs to ``node``."""
+    while True:
+        if isinstance(node, yaml.ScalarNode):
+            end = int(node.end_mark.index)
+            if node.style in ("|", ">") and not _KEEP_CHOMPING.match(
+                text, node.start_mark.index
+            ):
+                end = _trim_blank_lines(text, node.start_mark.index, end)
+            return end
+        assert isinstance(node, yaml.CollectionNode)
+        if node.flow_style or not node.value:
+            return int(node.end_mark.index)
+        if isinstance(node, yaml.MappingNode):
+            key, value = node.value[-1]
+            # An alias value points at a node earlier in the file: the key ends later.
+            key_end = _content_end(key, text)
+            if value.start_mark.index < key.start_mark.index:
+                return key_end
+            node = value
+        else:
+            node = node.value[-1]
+
+
+def _is_gap(text: str, start: int, end: int) -> bool:
+    return start <= end and _GAP.fullmatch(text, start, end) is not None
+
+
+def good_text_end(text: str, torn_tail: bool) -> int:
+    """Where the text the loader kept ends: before a torn last entry, else the end."""
+    if not torn_tail:
+        return len(text)
+    first = _FIRST_DASH.search(text)
+    if first is None:
+        return len(text)
+    dash = re.compile(rf"(?m)^{first.group(1)}-(?: |$)")
+    starts = [m.start() for m in dash.finditer(text, first.start())]
+    return starts[-1] if starts else len(text)
+
+
+def find_layout(text: str, entry_ids: Sequence[str], *, torn_tail: bool = False) -> Layout | None:
+    """The layout of ``text``, whose loaded entries have ``entry_ids`` (see the module
+    docstring); ``None`` when it cannot be trusted to the character."""
+    end = good_text_end(text, torn_tail)
+    good = text[:end]
+    try:
+        root = yaml.compose(good, Loader=_Composer)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return None
+    top: dict[str, Span] = {}
+    entries_node: yaml.Node | None = None
+    previous_end: int | None = None
+    for key, value in root.value:
+        if not isinstance(key, yaml.ScalarNode):
+            return None
+        start = _line_start(good, key.start_mark.index)
+        if previous_end is not None and not _is_gap(good, previous_end, start):
+            return None
+        span_end = _line_end(good, max(_content_end(key, good), _content_end(value, good)))
+        top[str(key.value)] = Span(start, span_end)
+        previous_end = span_end
+        if key.value == "entries":
+            entries_node = value
+    if previous_end is not None and not _is_gap(good, previous_end, len(good)):
+        return None
+    if not isinstance(entries_node, yaml.SequenceNode) or entries_node.flow_style or not (
+        entries_node.value
+    ):
+        return Layout(text, end, top, None, "  ") if not entry_ids else None
+    items = _item_spans(good, entries_node, top["entries"])
+    if items is None or len(items) != len(entry_ids):
+        return None
+    for node, entry_id in zip(entries_node.value, entry_ids, strict=True):
+        if _id_of(node) != entry_id:
+            return None
+    indent = " " * int(entries_node.start_mark.column)
+    return Layout(text, end, top, items, indent)
+
+
+def _id_of(node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "id" and isinstance(value, yaml.ScalarNode):
+                return str(value.value)
+    return None
+
+
+def _item_spans(text: str, sequence: yaml.SequenceNode, field: Span) -> list[Span] | None:
+    column = int(sequence.start_mark.column)
+    dash = re.compile(rf"(?m)^ {{{column}}}-(?=[ \t\n]|$)")
+    spans: list[Span] = []
+    low = _line_start(text, sequence.start_mark.index)
+    for node in sequence.value:
+        starts = [m.start() for m in dash.finditer(text, low, node.start_mark.index + 1)]
+        if not starts or (spans and not _is_gap(text, spans[-1].end, starts[-1])):
+            return None
+        end = _line_end(text, _content_end(node, text))
+        spans.append(Span(starts[-1], end))
+        low = end
+    if not _is_gap(text, spans[-1].end, field.end):
+        return None
+    return spans
