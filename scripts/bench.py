@@ -1357,6 +1357,11 @@ def run(
             bench_startup(profile, report)
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "fresh" in sections:
+            from bench_fresh import bench_fresh
+
+            for row in bench_fresh(items, folder, max(profile.record_sizes), profile.record_reps):
+                report.add(Row(**row))
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1379,7 +1384,7 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "fresh")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,8 @@ EXPECTED_ROWS = {
     "no_heavy_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
+    "status[40]",
+    "call_gate",
 }
 ROW_FIELDS = {"id", "section", "label", "figure", "target", "status", "data"}
 

@@ -33,7 +33,6 @@ from replaycodegen.generation.prompt import PromptBuilder
 from replaycodegen.lifecycle.expiry import age_of, describe_age
 from replaycodegen.lifecycle.prompt_drift import DEFAULT_MAX_ERRORS_IN_PROMPT, stored_prompt_sha256
 from replaycodegen.lifecycle.provenance import HAND_EDITED_HINT, hand_edited, is_kept
-from replaycodegen.maintenance.ops import EntryLocator
 
 FRESH, STALE, KEPT = "fresh", "stale", "kept"
 PROMPT_CHANGED = "prompt-changed"
@@ -226,14 +225,28 @@ def check_entry(entry: Entry, match_on: Sequence[str], policy: FreshnessPolicy,
     return status
 
 
+_ID_LINE = re.compile(r"""(?m)^[ ]*- id:[ ]+['"]?([^'"\s#]+)""")
+
+
+def entry_lines(text: str) -> dict[str, int]:
+    """Entry id -> the line of its ``- id:``, from one regex pass (composing the YAML again
+    for line numbers would cost more than every check together)."""
+    lines: dict[str, int] = {}
+    line, last = 1, 0
+    for match in _ID_LINE.finditer(text):
+        line += text.count("\n", last, match.start())
+        last = match.start()
+        lines.setdefault(match.group(1), line)
+    return lines
+
+
 def check_cassette(cassette: Cassette, policy: FreshnessPolicy, text: str | None = None
                    ) -> CassetteStatus:
     """The freshness of every entry; ``text`` (the file's) gives line numbers."""
-    locate = EntryLocator(text) if text is not None else None
+    lines = entry_lines(text) if text is not None else {}
     result = CassetteStatus(str(cassette.path), cassette=cassette)
-    for index, entry in enumerate(cassette.entries):
-        line = locate.line(index) if locate is not None else None
-        result.entries.append(check_entry(entry, cassette.match_on, policy, line))
+    for entry in cassette.entries:
+        result.entries.append(check_entry(entry, cassette.match_on, policy, lines.get(entry.id)))
     return result
 
 
