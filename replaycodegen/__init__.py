@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from replaycodegen.generation.prompt import PromptBuilder
     from replaycodegen.generation.protocol import CodeGenerator
     from replaycodegen.generation.record_mode import RecordMode
-    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.generation.recording import RecordingCodeGenerator, WouldGoLive
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
+    from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
+    from replaycodegen.lifecycle.status import FreshnessPolicy
     from replaycodegen.models import ExecutionError, PythonExecutionRequest
 
 _EXPORTS: dict[str, str] = {
@@ -91,6 +93,10 @@ _EXPORTS: dict[str, str] = {
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
     "CassetteStore": "replaycodegen.cassette.store",
+    "WouldGoLive": "replaycodegen.generation.recording",
+    "BudgetExceeded": "replaycodegen.lifecycle.budget",
+    "RecordingBudget": "replaycodegen.lifecycle.budget",
+    "FreshnessPolicy": "replaycodegen.lifecycle.status",
 }
 
 __all__ = [
@@ -98,6 +104,7 @@ __all__ = [
     "DEFAULT_MATCH_ON",
     "ApprovalRejected",
     "ApprovalRequired",
+    "BudgetExceeded",
     "Cassette",
     "CassetteError",
     "CassetteMiss",
@@ -113,6 +120,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionResult",
     "ExecutorConfigError",
+    "FreshnessPolicy",
     "LiveCallBlocked",
     "MockCodeGenerator",
     "NoPendingApproval",
@@ -124,9 +132,11 @@ __all__ = [
     "PythonExecutorService",
     "PythonServiceResult",
     "RecordMode",
+    "RecordingBudget",
     "RecordingCodeGenerator",
     "ReplayCodegenError",
     "Scrubber",
+    "WouldGoLive",
     "analyze_code",
     "block_live_llm_calls",
     "create_code_generator",
