@@ -73,6 +73,20 @@ def _utc_now() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+async def call_with_metadata(
+    generator: CodeGenerator, request: PythonExecutionRequest, chain: Sequence[ErrorChainItem]
+) -> tuple[str, dict[str, Any]]:
+    """The code and this call's metadata: ``generate_code_with_metadata`` where the
+    generator has it (safe when tasks share it), else ``generate_code`` and then
+    ``get_generation_metadata``."""
+    with_meta = getattr(generator, "generate_code_with_metadata", None)
+    if with_meta is not None:
+        code, reported = await with_meta(request, chain)
+        return code, reported
+    code = await generator.generate_code(request, chain)
+    return code, generator.get_generation_metadata()
+
+
 class RecordingCodeGenerator:
     """Record (request, error chain) -> code pairs from any ``CodeGenerator`` into a cassette.
 
@@ -321,12 +335,7 @@ class RecordingCodeGenerator:
         self, request: PythonExecutionRequest, chain: list[ErrorChainItem]
     ) -> tuple[str, dict[str, Any], str | None]:
         started = time.perf_counter()
-        with_meta = getattr(self.generator, "generate_code_with_metadata", None)
-        if with_meta is not None:
-            code, reported = await with_meta(request, chain)
-        else:
-            code = await self.generator.generate_code(request, chain)
-            reported = self.generator.get_generation_metadata()
+        code, reported = await call_with_metadata(self.generator, request, chain)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         meta: dict[str, Any] = {"recorded_at": _utc_now()}
         meta.update((k, reported[k]) for k in STORED_META if reported.get(k) is not None)

@@ -27,6 +27,7 @@ from typing import Any
 
 from replaycodegen.errors import ReplayCodegenError
 from replaycodegen.generation.protocol import CodeGenerator
+from replaycodegen.generation.recording import call_with_metadata
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -213,12 +214,7 @@ class CallGate:
         self.in_flight += 1
         self._changed()
         try:
-            with_meta = getattr(self.inner, "generate_code_with_metadata", None)
-            if with_meta is not None:
-                code, meta = await with_meta(request, error_chain)
-            else:
-                code = await self.inner.generate_code(request, error_chain)
-                meta = self.inner.get_generation_metadata()
+            code, meta = await call_with_metadata(self.inner, request, error_chain)
         finally:
             self.in_flight -= 1
         usage = meta.get("usage")
