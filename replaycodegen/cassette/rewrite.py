@@ -288,8 +288,9 @@ class _Splicer:
             for skipped in range(last + 1, index + 1):
                 if skipped > 0:
                     out.append(self.gap(items[skipped - 1].end, items[skipped].start))
-            out.extend(pending)
-            pending = []
+                # new entries go where the first entry removed before them was
+                out.extend(pending)
+                pending = []
             if is_new(entry):
                 out.append(dump_entry(entry, layout.indent))
             else:
@@ -298,10 +299,6 @@ class _Splicer:
         out.extend(pending)
         for skipped in range(max(last + 1, 1), len(items)):
             out.append(self.gap(items[skipped - 1].end, items[skipped].start))
-        if not entries:
-            head = out[0]
-            first_line_end = head.find("\n") + 1 or len(head)
-            out[0] = "entries: []\n" + head[first_line_end:]
         return "".join(out)
 
 

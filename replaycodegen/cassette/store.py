@@ -377,7 +377,10 @@ class CassetteStore:
             edit.cassette.description = cassette.description
             edit.cassette.repeat_last = cassette.repeat_last
         keys = set(remove_keys)
-        gone = set(remove) | {e.id for e in edit.cassette.entries if e.key in keys}
+        gone = [e.id for e in edit.cassette.entries if e.id in set(remove) or e.key in keys]
+        if gone and len(append) == 1:
+            edit.insert_before(gone[0], append)  # a re-recording takes the old one's place
+            append = ()
         removed = edit.remove(gone)
         for entry in append:
             edit.append(entry)
