@@ -1357,6 +1357,10 @@ def run(
             bench_startup(profile, report)
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "rewrite" in sections:
+            import bench_rewrite
+
+            bench_rewrite.run_section(profile.name, folder / "rewrite", report, Row)
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1379,7 +1383,7 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "rewrite")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
