@@ -335,8 +335,8 @@ class CassetteStore:
                     f"record mode 'rewrite' will not replace a cassette it cannot load: "
                     f"{exc.reason}",
                     path=exc.path, line=exc.line, field=exc.field,
-                    hint="repair it (`replaycodegen lint PATH` names the problem) or delete "
-                    "the file to record it afresh",
+                    hint=f"repair it (`replaycodegen lint {self.path}` names the problem) or "
+                    "delete the file to record it afresh",
                 ) from None
             removed = edit.clear()
             if match_on is not None:

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-import bench_rewrite  # noqa: E402
+import bench_rewrite
 
 
 @pytest.mark.slow
