@@ -1357,6 +1357,10 @@ def run(
             bench_startup(profile, report)
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "rewrite" in sections:
+            import bench_rewrite
+
+            bench_rewrite.run_section(profile.name, folder / "rewrite", report, Row)
         if "fresh" in sections:
             from bench_fresh import bench_fresh
 
@@ -1384,7 +1388,7 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest", "fresh")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "rewrite", "fresh")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,12 +12,18 @@ The spans come from libyaml's node marks (``yaml.compose``, C speed; no value is
 The layout is only used when everything between the spans is blank or comment lines, and
 the entries found are those the loader found; otherwise :func:`find_layout` returns
 ``None`` and the caller writes the file in the standard layout instead.
+
+Composing a whole big file costs as much as loading it, so a rewrite first takes the
+quick way (:func:`quick_layout`): the entries' ``- id:`` lines are found with one regex
+pass and checked against the loaded ids, each entry's span runs to the next one (its
+trailing comments included), and only the entries a rewrite changes or removes are
+composed, on their own, to find where their content ends (:func:`refine`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -45,6 +51,8 @@ class Layout:
     top: dict[str, Span]
     items: list[Span] | None
     indent: str
+    precise: bool = True
+    """False: an entry's span may include the comments after it (see :func:`refine`)."""
 
 
 def _line_start(text: str, index: int) -> int:
@@ -171,3 +179,108 @@ def _item_spans(text: str, sequence: yaml.SequenceNode, field: Span) -> list[Spa
     if not _is_gap(text, spans[-1].end, field.end):
         return None
     return spans
+
+
+_ENTRIES_KEY = re.compile(r"(?m)^entries:[ \t]*(?:#[^\n]*)?$")
+_CONTENT_LINE = re.compile(r"(?m)^([ ]*)(?=[^ \t\n#])")
+_TOP_LEVEL = re.compile(r"(?m)^(?=[^\s#\-])")
+_ID_LINE_REST = re.compile(r"id:[ \t]+(?P<id>[^\n]*?)[ \t]*(?:[ \t]#[^\n]*)?$")
+
+
+def _plain_id(raw: str) -> str | None:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        inner = raw[1:-1]
+        return None if ("\\" in inner or "'" in inner or '"' in inner) else inner
+    if not raw or raw[0] in "&*!|>'\"%@`{[" or ": " in raw:
+        return None
+    return raw
+
+
+def quick_layout(text: str, entry_ids: Sequence[str], *, torn_tail: bool = False
+                 ) -> Layout | None:
+    """Spans from the ``- id:`` lines (no compose of the entries); entry spans run to the
+    next entry, trailing comments included, until :func:`refine` splits them. ``None``
+    when the file is not in the usual shape (``entries`` last, ``- id: X`` lines)."""
+    end = good_text_end(text, torn_tail)
+    key = None
+    for key in _ENTRIES_KEY.finditer(text, 0, end):  # noqa: B007 - the last one
+        pass
+    if key is None or not entry_ids:
+        return None
+    body = key.end() + 1
+    if _TOP_LEVEL.search(text, body, end) is not None:
+        return None  # a top-level field after the entries
+    first = _CONTENT_LINE.search(text, body, end)
+    if first is None or not text.startswith("-", first.end()):
+        return None
+    indent = first.group(1)
+    dash = re.compile(rf"(?m)^{indent}- ")
+    starts = [m.start() for m in dash.finditer(text, body, end)]
+    if len(starts) != len(entry_ids):
+        return None
+    for start, entry_id in zip(starts, entry_ids, strict=True):
+        line_end = text.find("\n", start)
+        match = _ID_LINE_REST.match(text, start + len(indent) + 2,
+                                    end if line_end < 0 else line_end)
+        if match is None or _plain_id(match.group("id")) != entry_id:
+            return None
+    header = _header_spans(text[: key.start()])
+    if header is None:
+        return None
+    items = [Span(a, b) for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    return Layout(text, end, {**header, "entries": Span(key.start(), end)}, items, indent,
+                  precise=False)
+
+
+def _header_spans(header: str) -> dict[str, Span] | None:
+    if not header.strip():
+        return {}
+    try:
+        root = yaml.compose(header, Loader=_Composer)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return None
+    spans: dict[str, Span] = {}
+    previous_end = None
+    for key, value in root.value:
+        if not isinstance(key, yaml.ScalarNode):
+            return None
+        start = _line_start(header, key.start_mark.index)
+        if previous_end is not None and not _is_gap(header, previous_end, start):
+            return None
+        previous_end = _line_end(header, max(_content_end(key, header),
+                                             _content_end(value, header)))
+        spans[str(key.value)] = Span(start, previous_end)
+    if previous_end is not None and not _is_gap(header, previous_end, len(header)):
+        return None
+    return spans
+
+
+def refine(layout: Layout, indexes: Iterable[int]) -> Layout | None:
+    """``layout`` with the exact end of these entries' content (each composed alone);
+    ``None`` when one of them cannot be told apart from the comments after it."""
+    if layout.precise or layout.items is None:
+        return layout
+    items = list(layout.items)
+    text = layout.text
+    for index in sorted(set(indexes)):
+        span = items[index]
+        chunk = "entries:\n" + text[span.start : span.end]
+        try:
+            root = yaml.compose(chunk, Loader=_Composer)
+        except (yaml.YAMLError, RecursionError, ValueError):
+            return None
+        if not isinstance(root, yaml.MappingNode) or len(root.value) != 1:
+            return None
+        sequence = root.value[0][1]
+        if not isinstance(sequence, yaml.SequenceNode) or len(sequence.value) != 1:
+            return None
+        content = _line_end(chunk, _content_end(sequence.value[0], chunk)) - len("entries:\n")
+        end = span.start + content
+        if not _is_gap(text, end, span.end):
+            return None
+        items[index] = Span(span.start, end)
+    return Layout(text, layout.end, layout.top, items, layout.indent, precise=True)

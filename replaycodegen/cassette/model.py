@@ -124,6 +124,8 @@ class Entry:
     """As written in the file (``None``: not written; see ``effective_origin``)."""
     derived_from: str | None = None
     """For a crafted entry: the id of the entry it was made from."""
+    keyed_on_placeholder: bool = field(default=False, repr=False, compare=False)
+    """Its key covers ``<SCRUBBED>`` text (set when the key is derived)."""
 
     @property
     def is_pattern(self) -> bool:
@@ -145,9 +147,9 @@ class Entry:
 
     def derive_key(self, match_on: Sequence[str]) -> str:
         """Recompute the key from the stored request fields and chain (a pinned key wins)."""
-        return self._derive(match_on)[0]
+        return self.derive(match_on)[0]
 
-    def _derive(self, match_on: Sequence[str]) -> tuple[str, bool]:
+    def derive(self, match_on: Sequence[str]) -> tuple[str, bool]:
         """The key, and whether the keyed text holds a ``<SCRUBBED>`` placeholder."""
         assert self.request is not None
         if self.pins_key:
@@ -225,10 +227,8 @@ class Cassette:
         """Append an entry (deriving its key unless ``derive=False``) and index it."""
         if entry.request is not None and entry.when is None:
             if derive or entry.key is None:
-                entry.key, scrubbed = entry._derive(self.match_on)
-            else:
-                scrubbed = PLACEHOLDER in repr((entry.request, entry.error_chain))
-            self._scrubbed_entries += scrubbed
+                entry.key, entry.keyed_on_placeholder = entry.derive(self.match_on)
+            self._scrubbed_entries += entry.keyed_on_placeholder
         elif entry.when is not None and entry.when.request is not None:
             self._scrubbed_entries += PLACEHOLDER in repr(entry.when.request)
         self.entries.append(entry)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from replaycodegen.cassette import yamlio
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-from replaycodegen.cassette.layout import Layout, find_layout
+from replaycodegen.cassette.layout import Layout, find_layout, quick_layout, refine
 from replaycodegen.cassette.loader import CassetteWarning
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import Scrubber
@@ -167,7 +168,7 @@ class CassetteEdit:
 
     def _derive(self, entry: Entry) -> None:
         if entry.request is not None and entry.when is None:
-            entry.key = entry.derive_key(self.cassette.match_on)
+            entry.key, entry.keyed_on_placeholder = entry.derive(self.cassette.match_on)
 
     # -- writing ----------------------------------------------------------------------------
     def _is_new(self, entry: Entry) -> bool:
@@ -178,9 +179,7 @@ class CassetteEdit:
         cassette = self.cassette
         if cassette.description is not None:
             cassette.description = scrubber.text(cassette.description)
-        layout = find_layout(self.text, list(self._original), torn_tail=cassette.torn_tail) if (
-            self.text is not None
-        ) else None
+        layout = self._layout()
         if layout is not None:
             self._touch_secrets(layout, scrubber)
         rewritten = [e for e in cassette.entries if self._is_new(e)]
@@ -190,6 +189,8 @@ class CassetteEdit:
         cassette.replace_entries(cassette.entries, derive=False)
         final_ids = {e.id for e in cassette.entries}
         removed = any(entry_id not in final_ids for entry_id in self._original)
+        if layout is not None and not layout.precise:
+            layout = refine(layout, self._moved(final_ids)) or self._layout(precise=True)
         header = _header(cassette)
         if layout is None:
             if self.text is not None:
@@ -213,6 +214,27 @@ class CassetteEdit:
         )
         return self.written
 
+    def _layout(self, *, precise: bool = False) -> Layout | None:
+        if self.text is None:
+            return None
+        ids, torn = list(self._original), self.cassette.torn_tail
+        quick = None if precise else quick_layout(self.text, ids, torn_tail=torn)
+        return quick or find_layout(self.text, ids, torn_tail=torn)
+
+    def _moved(self, final_ids: set[str]) -> set[int]:
+        """Indexes of the original entries whose text is not kept in place: removed,
+        rewritten, or out of their old order."""
+        moved = {i for entry_id, i in self._order.items() if entry_id not in final_ids}
+        last = -1
+        for entry in self.cassette.entries:
+            index = self._order.get(entry.id)
+            if index is None:
+                continue
+            if index <= last or self._is_new(entry):
+                moved.add(index)
+            last = max(last, index)
+        return moved
+
     def _touch_secrets(self, layout: Layout, scrubber: Scrubber) -> None:
         """Mark entries whose text holds a secret (one pass over the file's text)."""
         if not layout.items:
@@ -235,6 +257,8 @@ class _Splicer:
         self.scrubber = scrubber
         self.before = before
         self.after = after
+        self.previous: tuple[int | None, str] = (None, "")
+        """The original index (``None``: new text) and text of the last item emitted."""
 
     def gap(self, start: int, end: int) -> str:
         """Comments and blank lines between spans (secrets replaced in place)."""
@@ -262,7 +286,9 @@ class _Splicer:
             if name == "version" and added:
                 out.append(yamlio.dump({k: self.after[k] for k in added}))
                 added = []
-        out.append(self.gap(position, layout.end))
+        last_item = len(layout.items) - 1 if layout.items else None
+        tail = self.gap(position, layout.end)
+        out.append(self.seam(last_item, tail) if last_item is not None else tail)
         if added:  # no version line (cannot load today, but be safe)
             out.insert(0, yamlio.dump({k: self.after[k] for k in added}))
         if "entries" not in layout.top and entries:
@@ -280,6 +306,14 @@ class _Splicer:
         out = [self.gap(field.start, items[0].start)]
         pending: list[str] = []
         last = -1
+
+        def gap_before(index: int) -> None:
+            out.append(self.seam(index - 1, self.gap(items[index - 1].end, items[index].start)))
+
+        def item(text_: str, index: int | None) -> None:
+            out.append(text_)
+            self.previous = (index, text_)
+
         for entry in entries:
             index = order.get(entry.id)
             if index is None or index <= last:
@@ -287,22 +321,39 @@ class _Splicer:
                 continue
             for skipped in range(last + 1, index + 1):
                 if skipped > 0:
-                    out.append(self.gap(items[skipped - 1].end, items[skipped].start))
-            out.extend(pending)
-            pending = []
+                    gap_before(skipped)
+                # new entries go where the first entry removed before them was
+                for dumped in pending:
+                    item(dumped, None)
+                pending = []
             if is_new(entry):
-                out.append(dump_entry(entry, layout.indent))
+                item(dump_entry(entry, layout.indent), None)
             else:
-                out.append(_with_newline(text[items[index].start : items[index].end]))
+                item(_with_newline(text[items[index].start : items[index].end]), index)
             last = index
-        out.extend(pending)
+        for dumped in pending:
+            item(dumped, None)
         for skipped in range(max(last + 1, 1), len(items)):
-            out.append(self.gap(items[skipped - 1].end, items[skipped].start))
-        if not entries:
-            head = out[0]
-            first_line_end = head.find("\n") + 1 or len(head)
-            out[0] = "entries: []\n" + head[first_line_end:]
+            gap_before(skipped)
         return "".join(out)
+
+    def seam(self, predecessor: int, gap: str) -> str:
+        """``gap`` as it may follow the item emitted last: blank lines that originally
+        followed item ``predecessor`` would join a ``|+`` block of another item."""
+        index, text = self.previous
+        if index != predecessor and _KEEP_BLOCK.search(text):
+            return _drop_blank_lead(gap)
+        return gap
+
+
+_KEEP_BLOCK = re.compile(r"[|>](?:[1-9]?\+|\+[1-9]?)[ \t]*(?:#[^\n]*)?\n")
+
+
+def _drop_blank_lead(gap: str) -> str:
+    lines = gap.splitlines(keepends=True)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "".join(lines)
 
 
 def _with_newline(text: str) -> str:

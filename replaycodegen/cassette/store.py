@@ -335,8 +335,8 @@ class CassetteStore:
                     f"record mode 'rewrite' will not replace a cassette it cannot load: "
                     f"{exc.reason}",
                     path=exc.path, line=exc.line, field=exc.field,
-                    hint="repair it (`replaycodegen lint PATH` names the problem) or delete "
-                    "the file to record it afresh",
+                    hint=f"repair it (`replaycodegen lint {self.path}` names the problem) or "
+                    "delete the file to record it afresh",
                 ) from None
             removed = edit.clear()
             if match_on is not None:
@@ -377,7 +377,10 @@ class CassetteStore:
             edit.cassette.description = cassette.description
             edit.cassette.repeat_last = cassette.repeat_last
         keys = set(remove_keys)
-        gone = set(remove) | {e.id for e in edit.cassette.entries if e.key in keys}
+        gone = [e.id for e in edit.cassette.entries if e.id in set(remove) or e.key in keys]
+        if gone and len(append) == 1:
+            edit.insert_before(gone[0], append)  # a re-recording takes the old one's place
+            append = ()
         removed = edit.remove(gone)
         for entry in append:
             edit.append(entry)

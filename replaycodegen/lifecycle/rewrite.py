@@ -43,7 +43,8 @@ def reset_keeping_kept(store: CassetteStore, *, match_on: Sequence[str] | None =
                        description: str | None = None) -> list[Entry]:
     """Remove every entry but the crafted and hand ones (record mode ``rewrite``), keeping
     the header and comments; returns what was removed. A file that does not load is
-    refused, never replaced."""
+    refused, never replaced. (``CassetteStore.reset`` with a filter: the same locked
+    read-modify-write and the same refusal.)"""
     check_writable(store.target)  # its own errors (read-only...) are not load errors
     edit: CassetteEdit | None = None
     try:
@@ -59,7 +60,7 @@ def reset_keeping_kept(store: CassetteStore, *, match_on: Sequence[str] | None =
         raise CassetteError(
             f"record mode 'rewrite' will not replace a cassette it cannot load: {exc.reason}",
             path=exc.path, line=exc.line, field=exc.field,
-            hint="repair it (`replaycodegen lint PATH` names the problem) or delete the file "
-            "to record it afresh",
+            hint=f"repair it (`replaycodegen lint {store.path}` names the problem) or delete "
+            "the file to record it afresh",
         ) from None
     return removed
