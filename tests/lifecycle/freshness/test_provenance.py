@@ -17,8 +17,8 @@ from replaycodegen.lifecycle.provenance import code_sha256, hand_edited
 from replaycodegen.maintenance.craft import inject_failure
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import Invoke
-from tests.lifecycle.helpers import KEY, record, write_requests
-from tests.lifecycle.test_rerecord import entry_spans
+from tests.lifecycle.freshness.helpers import KEY, record, write_requests
+from tests.lifecycle.freshness.test_rerecord import entry_spans
 
 
 def ask(query: str) -> PythonExecutionRequest:

@@ -13,7 +13,7 @@ import pytest
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.testing import FakeOpenAIServer, default_responder, fenced, last_user_message
 from tests.cli.conftest import Invoke, stderr_lines
-from tests.lifecycle.helpers import BEAMS, BROKEN, KEY, record_sample
+from tests.lifecycle.freshness.helpers import BEAMS, BROKEN, KEY, record_sample
 
 COMMENTED_HEADER = "# Hand-written notes: keep me.\n"
 

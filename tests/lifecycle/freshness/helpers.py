@@ -10,8 +10,8 @@ from replaycodegen.testing import FakeOpenAIServer
 from tests.cli.conftest import Invoke
 
 KEY = "dummy-key-for-the-freshness-tests"
-BEAMS = "tests.lifecycle.builders:BriefAboutBeams"
-ERRORS = "tests.lifecycle.builders:LabelledErrors"
+BEAMS = "tests.lifecycle.freshness.builders:BriefAboutBeams"
+ERRORS = "tests.lifecycle.freshness.builders:LabelledErrors"
 BROKEN = "results = {'value': undefined_name}"
 
 

@@ -1,4 +1,4 @@
-"""Prompt builders for the freshness tests, named as ``tests.lifecycle.builders:NAME``."""
+"""Prompt builders for the freshness tests (``tests.lifecycle.freshness.builders:NAME``)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from replaycodegen.lifecycle.expiry import parse_max_age
 from replaycodegen.lifecycle.status import FreshnessPolicy, check_cassette
 from replaycodegen.testing import FakeOpenAIServer
 from tests.cli.conftest import DEMO, Invoke, stderr_lines
-from tests.lifecycle.builders import BriefAboutBeams
-from tests.lifecycle.helpers import BEAMS, ERRORS, record_sample
+from tests.lifecycle.freshness.builders import BriefAboutBeams
+from tests.lifecycle.freshness.helpers import BEAMS, ERRORS, record_sample
 
 
 def states(result_stdout: str) -> dict[str, str]:
@@ -187,7 +187,7 @@ def test_bad_settings_and_bad_files_are_one_line_errors(invoke: Invoke, sample: 
         "module named 'no_such_module'); check the module name and that it is importable "
         "from here"]
     wrong = invoke("status", "sample.yaml", "--prompt-builder",
-                   "tests.lifecycle.builders:NOT_A_BUILDER")
+                   "tests.lifecycle.freshness.builders:NOT_A_BUILDER")
     assert wrong.exit_code == 2 and "is a int, not a PromptBuilder" in wrong.stderr
     age = invoke("status", "sample.yaml", "--max-age", "soon")
     assert age.exit_code == 2
