@@ -16,6 +16,8 @@ from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.missed import MissedCall
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 _NOT_CONFIGURED = (
@@ -68,6 +70,8 @@ class MockCodeGenerator:
         self._last: dict[str, Any] = {}
         self.call_count = 0
         self.misses = 0
+        self.missed_calls: list[MissedCall] = []
+        """Every ``CassetteMiss`` raised, with the request and error chain that missed."""
         self.last_request: PythonExecutionRequest | None = None
         self.last_error_chain: list[ErrorChainItem] | None = None
 
@@ -100,6 +104,7 @@ class MockCodeGenerator:
         """Zero the call tracking; the configured code stays."""
         self.call_count = 0
         self.misses = 0
+        self.missed_calls = []
         self.last_request = None
         self.last_error_chain = None
         self._last = {}
@@ -126,7 +131,9 @@ class MockCodeGenerator:
         if selection is None:
             self.misses += 1
             reason = ALL_PLAYED if cassette.exhausted(key) else NO_MATCH
-            raise explain_miss(cassette, request, error_chain, reason=reason, key=key)
+            raise self.note_miss(request, error_chain,
+                                 explain_miss(cassette, request, error_chain, reason=reason,
+                                              key=key))
         entry = selection.entry
         self._last = {
             "cassette": cassette.path,
@@ -136,6 +143,12 @@ class MockCodeGenerator:
             "repeated": selection.repeated,
         }
         return entry.code
+
+    def note_miss(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem],
+                  error: CassetteMiss) -> CassetteMiss:
+        """Remember a miss in ``missed_calls``; returns ``error`` to raise."""
+        self.missed_calls.append(MissedCall(request, tuple(error_chain), error))
+        return error
 
     def get_generation_metadata(self) -> dict[str, Any]:
         """Which cassette and entry served the last call."""
