@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehash": ("replaycodegen.cli.maintain_cmds", "rehash"),
     "prune": ("replaycodegen.cli.maintain_cmds", "prune"),
     "scrub": ("replaycodegen.cli.maintain_cmds", "scrub"),
+    "combine": ("replaycodegen.cli.lifecycle_cmds", "combine"),
+    "merge-driver": ("replaycodegen.cli.lifecycle_cmds", "merge_driver"),
 }
 """Command name -> (module, attribute), in the order ``--help`` lists them."""
 

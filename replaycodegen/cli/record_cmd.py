@@ -58,8 +58,13 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
 
 
 @click.command(short_help="Record a real model into a cassette.")
-@click.option("--cassette", required=True, type=click.Path(dir_okay=False),
+@click.option("--cassette", type=click.Path(dir_okay=False),
               help="The cassette to record into (created if missing).")
+@click.option("--from-ledger", "ledgers", multiple=True, type=click.Path(),
+              help="Record exactly the misses of this ledger (pytest --codegen-ledger), each "
+              "into its own cassette; files, folders, globs; repeat for several shards.")
+@click.option("--dry-run", is_flag=True, help="With --from-ledger: list what would be "
+              "recorded, call nothing.")
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
@@ -78,7 +83,8 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
 @pass_state
-def record(state: State, cassette: str, query: str | None, objective: str | None,
+def record(state: State, cassette: str | None, ledgers: tuple[str, ...], dry_run: bool,
+           query: str | None, objective: str | None,
            requests_file: str | None, model: str | None, base_url: str | None, mode: str,
            description: str | None, retries: int | None, timeout: float | None,
            approve: bool, execution_root: str | None) -> None:
@@ -93,6 +99,14 @@ def record(state: State, cassette: str, query: str | None, objective: str | None
 
     from replaycodegen.cli.service_loop import OK
 
+    if ledgers:
+        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+
+        return record_from_ledger(state, ledgers, model=model, base_url=base_url,
+                                  dry_run=dry_run)
+    if cassette is None or dry_run:
+        raise click.UsageError("give --cassette PATH (or --from-ledger LEDGER, which "
+                               "--dry-run goes with)")
     requests = _requests(query, objective, requests_file)
     if retries is not None:
         requests = [r.model_copy(update={"retries": retries}) for r in requests]

@@ -159,8 +159,8 @@ def _owned(report: RunReport) -> dict[str, set[str]]:
         owned.setdefault(name, set()).update(record.owners, record.users)
     for test, cassette in report.deselected.items():
         owned.setdefault(cassette, set()).add(test)
-    for test, record in report.tests.items():
-        owned.setdefault(record.cassette, set()).add(test)
+    for test, use in report.tests.items():
+        owned.setdefault(use.cassette, set()).add(test)
     return owned
 
 
@@ -218,7 +218,7 @@ def parse_combined(data: dict[str, Any], file: Path) -> CombinedReport:
         if not isinstance(raw, dict):
             raise r.fail(at.rstrip("."), "must be an object")
         cassettes[name] = CombinedCassette(
-            r.strings(raw, "entries", at, None), r.strings(raw, "played", at),
+            r.optional_strings(raw, "entries", at), r.strings(raw, "played", at),
             r.strings(raw, "owners", at), r.strings(raw, "unused", at),
             r.get(raw, "checked", bool, at), r.strings(raw, "not_passed", at))
     orphans = []

@@ -72,3 +72,20 @@ def find_orphans(files: Mapping[str, Path], owned: set[str],
         renamed = sorted({test for key in keys for test in wanted.get(key, ())})
         orphans.append(OrphanRecord(name, entries, keys, renamed))
     return orphans
+
+
+def delete_orphan(path: Path) -> bool:
+    """Delete an orphaned cassette under its lock, if it still is a cassette file.
+
+    The store writes cassettes; deleting a whole file has no store API yet, so this takes
+    the store's lock (no writer is mid-append) and removes the file and the lock.
+    """
+    from replaycodegen.cassette.store import CassetteStore
+
+    store = CassetteStore(path)
+    with store.locked():
+        if not path.is_file() or read_cassette_keys(path) is None:
+            return False
+        path.unlink()
+    Path(f"{path}.lock").unlink(missing_ok=True)
+    return True

@@ -183,14 +183,17 @@ class _Reader:
                             f"({type(value).__name__})")
         return value
 
-    def strings(self, data: Mapping[str, Any], key: str, where: str,
-                default: Any = ...) -> list[str]:
-        value = self.get(data, key, list, where, [] if default is ... else default)
-        if value is None:
-            return value  # type: ignore[no-any-return]
+    def strings(self, data: Mapping[str, Any], key: str, where: str) -> list[str]:
+        value = self.get(data, key, list, where, [])
         if not all(isinstance(v, str) for v in value):
             raise self.fail(f"{where}{key}", f"{key!r} must be a list of strings")
         return list(value)
+
+    def optional_strings(self, data: Mapping[str, Any], key: str, where: str) -> list[str] | None:
+        """A list of strings, or ``None`` when the field is null or absent."""
+        if data.get(key) is None:
+            return None
+        return self.strings(data, key, where)
 
     def mapping(self, data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
         value = self.get(data, key, dict, where, {})
@@ -269,7 +272,7 @@ def parse_run_report(data: Mapping[str, Any], file: Path) -> RunReport:
         if not isinstance(raw, dict):
             raise r.fail(at.rstrip("."), "must be an object")
         report.cassettes[name] = CassetteRecord(
-            r.strings(raw, "entries", at, None), r.strings(raw, "played", at),
+            r.optional_strings(raw, "entries", at), r.strings(raw, "played", at),
             r.strings(raw, "recorded", at), r.strings(raw, "dropped", at),
             r.get(raw, "misses", int, at, 0), r.strings(raw, "users", at),
             r.strings(raw, "owners", at), r.strings(raw, "unused", at),

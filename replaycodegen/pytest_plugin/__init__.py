@@ -23,6 +23,8 @@ from ._fixtures import (
     codegen_service,
 )
 from ._guard import LiveCallGuards
+from ._ledger import ledger_writer
+from ._lifecycle_summary import RUN_REPORT_KEY, render_lifecycle
 from ._paths import MARKER_DOC, MarkerError, cassette_path, merged_marker
 from ._report import (
     WORKEROUTPUT_KEY,
@@ -34,8 +36,6 @@ from ._report import (
 from ._settings import add_options, check_api_key, read_settings
 from ._shard import IDENTITY_KEY, add_lifecycle_options, identity, resolve_identity
 from ._shard import WORKERINPUT_KEY as IDENTITY_INPUT_KEY
-from ._ledger import ledger_writer
-from ._lifecycle_summary import RUN_REPORT_KEY, render_lifecycle
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [

@@ -12,6 +12,7 @@ from ._shard import identity
 from ._state import plugin_state
 
 if TYPE_CHECKING:
+    from replaycodegen.cassette.model import Cassette
     from replaycodegen.generation.missed import MissedCall
     from replaycodegen.lifecycle.ledger import LedgerWriter
 
@@ -26,10 +27,8 @@ def _in_memory_ids(handle: GeneratorInUse) -> tuple[list[str], bool]:
     from replaycodegen.generation.recording import RecordingCodeGenerator
 
     gen = handle.generator
-    if isinstance(gen, RecordingCodeGenerator):
-        cassette = gen.cassette
-    else:
-        cassette = getattr(gen, "file_cassette", None)
+    cassette: Cassette | None = (gen.cassette if isinstance(gen, RecordingCodeGenerator)
+                                 else getattr(gen, "file_cassette", None))
     if cassette is None:
         return [], False
     return [e.id for e in cassette.entries if e.id not in handle.dropped], \

@@ -72,7 +72,10 @@ def build_run_report(config: pytest.Config, ledger: CodegenLedger,
                      reports: list[CassetteReport], ident: RunIdentity,
                      cassette_dir: Path | None) -> RunReport:
     root = config.rootpath
-    here = lambda path: portable(path, root)  # noqa: E731
+
+    def here(path: str | os.PathLike[str]) -> str:
+        return portable(path, root)
+
     partial = partial_reasons(config, ledger)
     report = RunReport(run_id=ident.run_id, started_at=ident.started_at or utc_now(),
                        finished_at=utc_now(), root=str(root), shard=ident.shard,
