@@ -146,9 +146,10 @@ def _renumber(chunk: str, entry: Entry, new_id: str, indent: str) -> str:
     return dump_entry(entry, indent)
 
 
-def _next_id(entry_id: str, used: set[str], count: int) -> str:
+def _next_id(entry_id: str, used: set[str]) -> str:
+    """The first free ``<prefix>N`` after the ids in use (``e4`` after ``e1``..``e3``)."""
     prefix = re.sub(r"\d+$", "", entry_id) or "e"
-    n = count + 1
+    n = len(used) + 1
     while f"{prefix}{n}" in used:
         n += 1
     return f"{prefix}{n}"
@@ -214,14 +215,12 @@ def merge(base_text: str, ours_text: str, theirs_text: str, *, marker_size: int 
                                    f"entry {b_e[i].id}: deleted in ours, changed in theirs"))
     used = {e.id for e in o_e} | {e.id for e in t_e if identity_of(e) in b_ids}
     renumbered: dict[str, str] = {}
-    count = len(o_e)
     for ident, i in t_ids.items():  # added in theirs only
         if ident in b_ids or ident in o_ids:
             continue
         entry, chunk = t_e[i], tc(i)
-        count += 1
         if entry.id in used:
-            new_id = _next_id(entry.id, used, count)
+            new_id = _next_id(entry.id, used)
             renumbered[entry.id] = new_id
             chunk = _renumber(chunk, entry, new_id, ours.indent)
         used.add(renumbered.get(entry.id, entry.id))
