@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -25,7 +25,7 @@ class Shard:
 
     index: int
     total: int
-    source: str = "none"
+    source: str = field(default="none", compare=False)
 
     def __post_init__(self) -> None:
         if self.total < 1 or not 1 <= self.index <= self.total:
