@@ -320,5 +320,6 @@ def report_from_data(data: Any, file: Path) -> RunReport | LegacyReport:
                             f"(this one reads version {REPORT_VERSION})", path=str(file),
                             hint="upgrade replaycodegen")
     raise CassetteError(
-        f"not a replaycodegen report (format {data.get('format')!r}, version {version!r})",
+        f"not a replaycodegen report of version {LEGACY_VERSION} or {REPORT_VERSION} "
+        f"(format {data.get('format')!r}, version {version!r})",
         path=str(file), hint="give the JSON files written by `pytest --codegen-report`")
