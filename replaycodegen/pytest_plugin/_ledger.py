@@ -66,9 +66,11 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
                                     "closest": call.error.closest} for call in missed]
     use = handle.use()
     if use is not None:
-        ids, changes = _in_memory_ids(handle)
-        plugin_state(config).ledger.add_use(use, test_id, entry_ids=ids, changes=changes,
-                                            misses=notes)
+        tallies = plugin_state(config).ledger
+        known = str(use.path) in tallies.entries and use.recorded == set()
+        ids, changes = ([], False) if known else _in_memory_ids(handle)
+        tallies.add_use(use, test_id, entry_ids=None if known else ids, changes=changes,
+                        misses=notes)
     writer = ledger_writer(config)
     if writer is None or not missed or handle.path is None:
         return
