@@ -1357,6 +1357,12 @@ def run(
             bench_startup(profile, report)
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "lifecycle" in sections:
+            from bench_lifecycle import bench_lifecycle
+
+            bench_lifecycle(profile.name, folder / "lifecycle",
+                            lambda **row: report.add(Row(section="lifecycle", **row)),
+                            child_env())
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1379,7 +1385,7 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,9 @@ EXPECTED_ROWS = {
     "no_heavy_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
+    "lifecycle_report_end",
+    "lifecycle_report_overhead",
+    "lifecycle_combine",
 }
 ROW_FIELDS = {"id", "section", "label", "figure", "target", "status", "data"}
 
