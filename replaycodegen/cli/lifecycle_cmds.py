@@ -232,7 +232,6 @@ def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | Non
                        base_url: str | None, dry_run: bool) -> None:
     """``replaycodegen record --from-ledger``: record exactly the misses the ledgers list."""
     import asyncio
-    import os
 
     from replaycodegen.lifecycle.ledger import read_ledger
     from replaycodegen.lifecycle.record_ledger import FAILED, RECORDED, plan, record_calls
@@ -249,16 +248,9 @@ def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | Non
         for call in calls:
             out.echo(f"  {_call_line(call)}")
         return
-    from replaycodegen.cli.record_cmd import NO_KEY
-    from replaycodegen.errors import CodeGenerationError
-    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+    from replaycodegen.cli.record_cmd import real_generator
 
-    if not os.environ.get("OPENAI_API_KEY", "").strip():
-        raise UserError(NO_KEY)
-    try:
-        generator = OpenAICodeGenerator(model, base_url=base_url)
-    except CodeGenerationError as exc:
-        raise UserError(f"{exc.message}; nothing was recorded") from None
+    generator = real_generator(model, base_url)
 
     def show(result: CallResult) -> None:
         if result.status == RECORDED:

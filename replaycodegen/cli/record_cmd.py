@@ -17,6 +17,7 @@ from replaycodegen.cli.render import one_line
 
 if TYPE_CHECKING:
     from replaycodegen.cli.service_loop import Outcome
+    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.models import PythonExecutionRequest
 
@@ -42,18 +43,24 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
                                    execution_folder_name="record-1")]
 
 
-def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
-              description: str | None) -> RecordingCodeGenerator:
+def real_generator(model: str | None, base_url: str | None) -> OpenAICodeGenerator:
+    """The OpenAI-compatible generator to record with; no key is a ``UserError``."""
     from replaycodegen.errors import CodeGenerationError
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-    from replaycodegen.generation.recording import RecordingCodeGenerator
 
     if not os.environ.get("OPENAI_API_KEY", "").strip():
         raise UserError(NO_KEY)
     try:
-        generator = OpenAICodeGenerator(model, base_url=base_url)
+        return OpenAICodeGenerator(model, base_url=base_url)
     except CodeGenerationError as exc:
         raise UserError(f"{exc.message}; nothing was recorded") from None
+
+
+def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
+              description: str | None) -> RecordingCodeGenerator:
+    from replaycodegen.generation.recording import RecordingCodeGenerator
+
+    generator = real_generator(model, base_url)
     return RecordingCodeGenerator(generator, cassette, mode, description=description)
 
 

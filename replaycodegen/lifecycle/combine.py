@@ -30,6 +30,7 @@ from replaycodegen.lifecycle.reports import (
     OrphanRecord,
     RunReport,
     _Reader,
+    parse_orphans,
     read_json,
     report_from_data,
 )
@@ -221,19 +222,9 @@ def parse_combined(data: dict[str, Any], file: Path) -> CombinedReport:
             r.optional_strings(raw, "entries", at), r.strings(raw, "played", at),
             r.strings(raw, "owners", at), r.strings(raw, "unused", at),
             r.get(raw, "checked", bool, at), r.strings(raw, "not_passed", at))
-    orphans = []
-    for i, raw in enumerate(r.get(data, "orphans", list, "", [])):
-        at = f"orphans[{i}]."
-        if not isinstance(raw, dict):
-            raise r.fail(at.rstrip("."), "must be an object")
-        orphans.append(OrphanRecord(r.get(raw, "path", str, at), r.get(raw, "entries", int, at),
-                                    r.strings(raw, "keys", at),
-                                    r.strings(raw, "likely_renamed_to", at)))
+    orphans = parse_orphans(r, data)
     reports = []
-    for i, raw in enumerate(r.get(data, "reports", list, "", [])):
-        at = f"reports[{i}]."
-        if not isinstance(raw, dict):
-            raise r.fail(at.rstrip("."), "must be an object")
+    for at, raw in r.objects(data, "reports"):
         reports.append(UsedReport(r.get(raw, "file", str, at), r.get(raw, "shard", str, at),
                                   r.get(raw, "run_id", str, at), r.get(raw, "started_at", str, at),
                                   r.get(raw, "superseded", bool, at, False)))

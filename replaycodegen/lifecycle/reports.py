@@ -195,6 +195,15 @@ class _Reader:
             return None
         return self.strings(data, key, where)
 
+    def objects(self, data: Mapping[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(where, object)`` for each item of the list ``key`` (absent: none)."""
+        out = []
+        for i, raw in enumerate(self.get(data, key, list, "", [])):
+            if not isinstance(raw, dict):
+                raise self.fail(f"{key}[{i}]", "must be an object")
+            out.append((f"{key}[{i}].", raw))
+        return out
+
     def mapping(self, data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
         value = self.get(data, key, dict, where, {})
         return dict(value)
@@ -277,15 +286,17 @@ def parse_run_report(data: Mapping[str, Any], file: Path) -> RunReport:
             r.get(raw, "misses", int, at, 0), r.strings(raw, "users", at),
             r.strings(raw, "owners", at), r.strings(raw, "unused", at),
             r.get(raw, "checked", bool, at, False))
-    orphans = r.get(data, "orphans", list, "", [])
-    for i, raw in enumerate(orphans):
-        at = f"orphans[{i}]."
-        if not isinstance(raw, dict):
-            raise r.fail(at.rstrip("."), "must be an object")
-        report.orphans.append(OrphanRecord(
+    report.orphans = parse_orphans(r, data)
+    return report
+
+
+def parse_orphans(r: _Reader, data: Mapping[str, Any]) -> list[OrphanRecord]:
+    orphans = []
+    for at, raw in r.objects(data, "orphans"):
+        orphans.append(OrphanRecord(
             r.get(raw, "path", str, at), r.get(raw, "entries", int, at, 0),
             r.strings(raw, "keys", at), r.strings(raw, "likely_renamed_to", at)))
-    return report
+    return orphans
 
 
 def parse_legacy(data: Mapping[str, Any], file: Path) -> LegacyReport:
