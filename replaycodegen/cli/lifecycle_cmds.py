@@ -54,6 +54,9 @@ def read_run_reports(state: State, names: Sequence[str]) -> list[RunReport]:
                 continue
             raise
         if isinstance(report, CombinedReport):
+            if found:  # combine's own output, written into the reports folder
+                state.out.warning(f"{file}: a combined report, not a shard's; skipped")
+                continue
             raise UserError(f"{file}: is a combined report; give the shard reports it was "
                             "made from (or this file alone)")
         if isinstance(report, LegacyReport):

@@ -81,9 +81,9 @@ def test_three_shards_with_two_workers_each_prune_only_what_no_shard_used(
     # what broke syrupy: a shard alone would call the other shards' entries unused
     assert any(len(r["cassettes"].get(SHARED, {}).get("played", [])) == 1 for r in reports)
 
-    combined = cli_run("combine", "reports", "-o", "combined.json")
+    combined = cli_run("combine", "reports", "-o", "reports/combined.json")
     assert combined.exit_code == 0, combined.output
-    data = json.loads((suite / "combined.json").read_text())
+    data = json.loads((suite / "reports/combined.json").read_text())
     assert data["complete"] is True
     assert {name: c["unused"] for name, c in data["cassettes"].items()} == {
         SHARED: ["e4"], **{f"cassettes/test_{n}/test_{n}_own.yaml": ["e2"] for n in NAMES}}
