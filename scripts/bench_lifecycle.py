@@ -77,6 +77,27 @@ def _report_end(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     return {"reread_ms": reread_s * 1e3, "in_memory_ms": memory_s * 1e3}
 
 
+def _accounting(sizes: dict[str, int]) -> dict[str, float]:
+    """The per-test bookkeeping the report needs (replay of a known cassette), in-process."""
+    from replaycodegen.pytest_plugin._generators import CassetteUse
+    from replaycodegen.pytest_plugin._report import CodegenLedger
+
+    tests = sizes["tests"] * 20
+    ledger = CodegenLedger()
+    path = Path("/bench/cassettes/test_x/shared.yaml")
+    ledger.entries[str(path)] = [f"e{n}" for n in range(sizes["entries"])]
+    started = time.perf_counter()
+    for n in range(tests):
+        use = CassetteUse(path, {f"e{n % sizes['entries']}"})
+        ledger.add_use(use, f"tests/test_x.py::test_{n}", misses=[])
+    elapsed = time.perf_counter() - started
+    wire_started = time.perf_counter()
+    CodegenLedger().merge_wire(ledger.to_wire())
+    wire = time.perf_counter() - wire_started
+    return {"tests": tests, "per_test_us": elapsed / tests * 1e6,
+            "wire_us_per_test": wire / tests * 1e6}
+
+
 SUITE = """
 import asyncio
 import pytest
@@ -174,6 +195,11 @@ def bench_lifecycle(profile: str, folder: Path, add: Callable[..., Any],
         "entries",
         figure=f"{end['in_memory_ms']:.2f} ms from memory (re-parsing the files, as 0.1 did: "
         f"{end['reread_ms']:.0f} ms)", data=end)
+    acc = _accounting(sizes)
+    add(id="lifecycle_accounting",
+        label=f"per-test bookkeeping for the report, {acc['tests']} replaying tests",
+        figure=f"{acc['per_test_us']:.1f} us/test, +{acc['wire_us_per_test']:.1f} us/test "
+        "to send from an xdist worker", data=acc)
     over = _pytest_overhead(sizes, folder / "pytest", env)
     add(id="lifecycle_report_overhead",
         label=f"--codegen-report + --codegen-ledger, {over['tests']} replaying tests",

@@ -35,6 +35,7 @@ EXPECTED_ROWS = {
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
     "lifecycle_report_end",
+    "lifecycle_accounting",
     "lifecycle_report_overhead",
     "lifecycle_combine",
 }
