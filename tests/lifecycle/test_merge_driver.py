@@ -138,3 +138,16 @@ def test_merge_keeps_untouched_entries_text_and_comments() -> None:
     result = merge(base, ours, theirs)
     assert result.clean and result.renumbered == {"p2": "p3"}
     assert result.text == ours + "  - id: p3\n    when: {attempt: 3}\n    code: |\n      x = 3\n"
+
+
+def test_a_version_that_is_not_a_cassette_is_merged_as_text(tmp_path: Path) -> None:
+    base, ours, theirs = (tmp_path / n for n in ("base", "ours", "theirs"))
+    base.write_text("one\ntwo\nthree\n")
+    ours.write_text("one\ntwo\nthree\nfour\n")
+    theirs.write_text("zero\none\ntwo\nthree\n")
+    done = subprocess.run([sys.executable, "-m", "replaycodegen.cli", "merge-driver", str(base),
+                           str(ours), str(theirs), "7", "notes.yaml"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "merging it as text (git merge-file)" in done.stderr
+    assert ours.read_text() == "zero\none\ntwo\nthree\nfour\n"
