@@ -47,7 +47,11 @@ if TYPE_CHECKING:
     from replaycodegen.generation.record_mode import RecordMode
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-    from replaycodegen.models import ExecutionError, PythonExecutionRequest
+    from replaycodegen.models import (
+        ExecutionError,
+        PythonExecutionRequest,
+        validate_result_structure,
+    )
 
 _EXPORTS: dict[str, str] = {
     "BEHAVIORS": "replaycodegen.cassette.behaviors",
@@ -88,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "parse_cassette": "replaycodegen.cassette.loader",
     "ExecutionError": "replaycodegen.models",
     "PythonExecutionRequest": "replaycodegen.models",
+    "validate_result_structure": "replaycodegen.models",
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
     "CassetteStore": "replaycodegen.cassette.store",
@@ -135,6 +140,7 @@ __all__ = [
     "load_cassette",
     "normalize_error_text",
     "parse_cassette",
+    "validate_result_structure",
 ]
 __version__ = "0.1.0"
 
