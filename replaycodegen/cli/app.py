@@ -18,6 +18,7 @@ import click
 from replaycodegen.cli.context import State
 from replaycodegen.cli.errors import RunFailed, UserError, set_color_mode
 from replaycodegen.cli.render import COLOR_MODES, Output
+from replaycodegen.shipped import doc_path
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("replaycodegen.cli.run_cmd", "run"),
@@ -93,9 +94,20 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     out.warning(str(message))
 
 
+HELP = f"""Record LLM code generation once, replay it offline: cassettes for replaycodegen.
+
+\b
+Start with:   replaycodegen run          (replays the shipped demo, no key needed)
+Exit codes:   0 fine, 1 findings or a failed run, 2 bad usage or bad input.
+Docs:         {doc_path("cli.md")}
+"""
+"""The group's help; the docs path is the shipped copy (in the wheel, or the checkout)."""
+
+
 @click.group(
     name="replaycodegen",
     cls=LazyGroup,
+    help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option("--debug", is_flag=True, envvar="REPLAYCODEGEN_DEBUG",
@@ -106,12 +118,5 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 @click.version_option(package_name="replaycodegen", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, color_mode: str) -> None:
-    """Record LLM code generation once, replay it offline: cassettes for replaycodegen.
-
-    \b
-    Start with:   replaycodegen run          (replays the shipped demo, no key needed)
-    Exit codes:   0 fine, 1 findings or a failed run, 2 bad usage or bad input.
-    Docs:         docs/cli.md
-    """
     set_color_mode(color_mode)
     ctx.obj = State(out=Output(color_mode), debug=debug)
