@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 import warnings
 from typing import Any, TextIO
 
@@ -37,6 +36,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 """Command name -> (module, attribute), in the order ``--help`` lists them."""
 
+SHORT_HELP: dict[str, str] = {
+    "run": "Replay a cassette through the service loop.",
+    "record": "Record a real model into a cassette.",
+    "ls": "List cassettes: entries, models, age, size.",
+    "show": "Show entries: request, errors, key, code.",
+    "diff": "Compare two cassettes entry by entry.",
+    "behaviors": "List the shipped behaviours.",
+    "new": "Create a hand-authored cassette.",
+    "edit": "Edit an entry's code in $EDITOR.",
+    "craft": "Turn a recorded success into a failure case.",
+    "lint": "Check cassettes: keys, duplicates, secrets...",
+    "rehash": "Rewrite stored keys from the requests.",
+    "prune": "Remove entries a test run did not use.",
+    "scrub": "Remove secrets from cassettes, in place.",
+}
+"""Each command's ``short_help``, so ``--help`` lists them without importing a command
+module (that import is most of the cost of ``--help``). A command missing here is imported
+for its help; tests/test_cold_start.py checks these match the commands' own."""
+
 
 def translate(exc: Exception) -> click.ClickException:
     """The CLI error for a library exception: bad input (2) or a failed run (1)."""
@@ -61,6 +79,21 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from ``SHORT_HELP`` (no command is imported)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                text = command.get_short_help_str(formatter.width - 6 - len(name))
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -82,6 +115,8 @@ class LazyGroup(click.Group):
             except Exception as exc:
                 state = ctx.find_object(State)
                 if state is not None and state.debug:
+                    import traceback
+
                     traceback.print_exception(exc, file=sys.stderr)
                 raise translate(exc) from exc
 
