@@ -4,8 +4,11 @@ their anchors measured in the same run (issue 12, target 2).
 
     .venv/bin/python scripts/bench_startup.py [--reps N]   # alone; bench.py runs it as "startup"
 
-Every figure is the best of N fresh processes; the subject and its anchor run in turns, so
-both see the same machine load. Rows:
+Every figure is the best of N fresh processes, after one warm-up run of each; the subject
+and its anchor run in turns, so both see the same machine load. Bytecode caching is on in
+the measured processes even when ``PYTHONDONTWRITEBYTECODE`` is set here: an installed
+wheel has its ``.pyc`` files (pip compiles them), and without them every figure of
+replaycodegen's would include compiling its modules (about 25 ms for a replay). Rows:
 
 - ``import``: ``import replaycodegen`` (in-process time; whole process; bare ``python``);
 - ``first_replay``: ``MockCodeGenerator(behavior="success")`` + one ``generate_code``, in the
@@ -120,11 +123,13 @@ AddRow = Callable[..., Any]
 
 
 def child_env() -> dict[str, str]:
-    """No inherited pytest, coverage or PYTHONPATH settings in the measured processes."""
+    """No inherited pytest, coverage, PYTHONPATH or no-bytecode settings in the measured
+    processes."""
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_", "COV_CORE")) and k != "PYTHONPATH"
+        if not k.startswith(("PYTEST_", "COV_CORE"))
+        and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
     }
 
 
@@ -142,6 +147,8 @@ def run_process(command: Sequence[str]) -> tuple[float, subprocess.CompletedProc
 def best_of(reps: int, commands: dict[str, Sequence[str]]) -> dict[str, list[float]]:
     """Wall time of each command, ``reps`` rounds, the commands in turns within a round."""
     times: dict[str, list[float]] = {name: [] for name in commands}
+    for command in commands.values():
+        run_process(command)  # warm-up: bytecode caches, the OS's file cache
     for _ in range(reps):
         for name, command in commands.items():
             times[name].append(run_process(command)[0])
@@ -170,6 +177,7 @@ def bench_startup(reps: int, add_row: AddRow) -> None:
 
     imports, first_replays, walls, bare = [], [], [], []
     probe: dict[str, Any] = {}
+    run_process([python, "-c", IMPORT_PROBE])  # warm-up
     for _ in range(reps):
         _, proc = run_process([python, "-c", IMPORT_PROBE])
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
