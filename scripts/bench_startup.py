@@ -17,9 +17,10 @@ replaycodegen's would include compiling its modules (about 25 ms for a replay). 
 - ``cold_replay``: a fresh process that builds ``MockCodeGenerator(behavior="success")``
   and awaits one ``generate_code`` (``asyncio.run``), against ``python -c "import yaml,
   pydantic"`` (target at most 2x);
-- ``cold_replay_floor``: the same process without replaycodegen (asyncio, PyYAML, a pydantic
-  model with PythonExecutionRequest's fields, one instance, one ``asyncio.run``): what any
-  replay with a pydantic request costs, so the difference is replaycodegen's own;
+- ``cold_replay_floor``: the same process without replaycodegen (asyncio, PyYAML, pydantic
+  building PythonExecutionRequest's class from its source, one instance, one
+  ``asyncio.run``): what any replay with a pydantic request costs, so the difference is
+  replaycodegen's own;
 - ``replay_never_imports``: modules a replay must not import (recorder, store, filelock,
   openai, vcr, executor);
 - ``cli_help``: ``replaycodegen --help`` against ``python -c "import click"`` (target at
@@ -32,6 +33,7 @@ the import promises without timing anything).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -60,27 +62,27 @@ REPLAY = textwrap.dedent("""
     asyncio.run(generator.generate_code(request, []))
 """)
 
-FLOOR = textwrap.dedent("""
-    import asyncio
-    from typing import Any
-    import yaml
-    from pydantic import BaseModel, ConfigDict, Field
-    class Request(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-        user_query: str
-        task_objective: str
-        execution_folder_name: str
-        expected_results: dict[str, Any] = Field(default_factory=dict)
-        capability_prompts: list[str] = Field(default_factory=list)
-        retries: int = 3
-        capability_context_data: dict[str, Any] | None = None
-        session_context: dict[str, Any] | None = None
-        execution_folder_path: str | None = None
-    async def generate(request: Request) -> str:
-        return "results = {}"
-    request = Request(user_query="q", task_objective="o", execution_folder_name="f")
-    asyncio.run(generate(request))
-""")
+def floor_code() -> str:
+    """The replay process without replaycodegen: asyncio, PyYAML and pydantic, with
+    ``PythonExecutionRequest``'s own class source (read from replaycodegen/models.py, so
+    the floor builds exactly the model a replay builds), one instance, one ``asyncio.run``."""
+    models = (REPO / "replaycodegen" / "models.py").read_text(encoding="utf-8")
+    (model,) = [node for node in ast.parse(models).body
+                if isinstance(node, ast.ClassDef) and node.name == "PythonExecutionRequest"]
+    source = ast.get_source_segment(models, model)
+    return "\n".join([
+        "import asyncio",
+        "from typing import Any",
+        "import yaml",
+        "from pydantic import BaseModel, ConfigDict, Field",
+        f"{source}",
+        "async def generate(request: PythonExecutionRequest) -> str:",
+        "    return 'results = {}'",
+        "request = PythonExecutionRequest(user_query='q', task_objective='o', "
+        "execution_folder_name='f')",
+        "asyncio.run(generate(request))",
+    ])
+
 
 NEVER_IMPORTED = (
     "replaycodegen.generation.recording",
@@ -207,7 +209,7 @@ def bench_startup(reps: int, add_row: AddRow) -> None:
     times = best_of(reps, {
         "anchor": [python, "-c", REPLAY_ANCHOR],
         "replay": [python, "-c", REPLAY],
-        "floor": [python, "-c", FLOOR],
+        "floor": [python, "-c", floor_code()],
     })
     anchor, replay, floor = (min(times[k]) for k in ("anchor", "replay", "floor"))
     ratio = replay / anchor
