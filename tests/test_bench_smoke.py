@@ -32,6 +32,9 @@ EXPECTED_ROWS = {
     "import",
     "first_replay",
     "no_heavy_imports",
+    "cold_replay",
+    "cold_replay_floor",
+    "replay_never_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
     "lifecycle_report_end",

@@ -11,7 +11,6 @@ import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -19,6 +18,8 @@ import click
 from replaycodegen.cli.render import Output
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from replaycodegen.cassette.model import Cassette
     from replaycodegen.cassette.store import CassetteStore
 
@@ -56,7 +57,7 @@ def open_for_update(path: str | os.PathLike[str]) -> tuple[CassetteStore, Casset
     from replaycodegen.cassette.store import CassetteStore
     from replaycodegen.errors import CassetteError
 
-    if not Path(path).is_file():
+    if not os.path.isfile(path):
         read_text(path)  # raises the precise CassetteError (missing, directory...)
     store = CassetteStore(path)
     with warnings.catch_warnings():
@@ -81,6 +82,8 @@ def write(cassette: Cassette, path: str | os.PathLike[str],
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders replaced by the cassettes under them."""
+    from pathlib import Path
+
     from replaycodegen.maintenance.ops import find_cassettes
 
     out: list[Path] = []
@@ -92,6 +95,8 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current folder when it is below it, else as given."""
+    from pathlib import Path
+
     p = Path(path)
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))

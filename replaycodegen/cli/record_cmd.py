@@ -30,7 +30,7 @@ NO_KEY = (
 
 def _requests(query: str | None, objective: str | None, requests_file: str | None
               ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests
+    from replaycodegen.cli.requests_file import read_requests, request_from_options
     from replaycodegen.models import PythonExecutionRequest
 
     if requests_file is not None:
@@ -39,7 +39,7 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
         return read_requests(requests_file)
     if query is None:
         raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
-    return [PythonExecutionRequest(user_query=query, task_objective=objective or query,
+    return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
 
 
@@ -75,7 +75,8 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
-              help="A YAML file of requests to record (a list of request mappings).")
+              help="A YAML file of requests to record (a list of request mappings; "
+              "task_objective defaults to user_query).")
 @click.option("--model", help="Model name (default: $REPLAYCODEGEN_MODEL, else gpt-4o-mini).")
 @click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
               "the OpenAI API).")
