@@ -1,9 +1,10 @@
 """``replaycodegen record``: run the service with the real generator, recording into a
 cassette (``RecordingCodeGenerator(OpenAICodeGenerator(...), PATH, mode)``).
 
-Two ways in: new requests (``--cassette PATH --query/--requests``, optionally many at once
-with ``--jobs``/``--rpm``), or a scoped re-record of existing entries (``PATHS --stale`` /
-``--entry ID``). Both take a budget (``--max-calls``, ``--max-tokens``) and ``--dry-run``.
+Three ways in: new requests (``--cassette PATH --query/--requests``, optionally many at
+once with ``--jobs``/``--rpm``), a scoped re-record of existing entries (``PATHS --stale`` /
+``--entry ID``), or the misses of a ledger (``--from-ledger``). The first two take a budget
+(``--max-calls``, ``--max-tokens``); all take ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from replaycodegen.cli.status_cmd import freshness_options
 
 if TYPE_CHECKING:
     from replaycodegen.cli.record_runner import RunResult
+    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.lifecycle.budget import RecordingBudget
     from replaycodegen.lifecycle.bulk import CallGate
@@ -40,7 +42,7 @@ DRY_RUN_KEY = "dry-run-never-sent"
 
 def _requests(query: str | None, objective: str | None, requests_file: str | None
               ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests
+    from replaycodegen.cli.requests_file import read_requests, request_from_options
     from replaycodegen.models import PythonExecutionRequest
 
     if requests_file is not None:
@@ -49,7 +51,7 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
         return read_requests(requests_file)
     if query is None:
         raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
-    return [PythonExecutionRequest(user_query=query, task_objective=objective or query,
+    return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
 
 
@@ -69,26 +71,34 @@ class Settings:
     rpm: float | None
 
 
-def _gate(settings: Settings, project: ProjectSettings) -> CallGate:
-    """The real generator (the configured model and prompt builder) behind a ``CallGate``."""
+def real_generator(model: str | None, base_url: str | None, *, dry_run: bool = False,
+                   **options: Any) -> OpenAICodeGenerator:
+    """The OpenAI-compatible generator to record with; no key is a ``UserError`` (a dry run
+    needs none: it never calls). ``options``: more ``OpenAICodeGenerator`` arguments."""
     from replaycodegen.errors import CodeGenerationError
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if not key and not dry_run:
+        raise UserError(NO_KEY)
+    try:
+        return OpenAICodeGenerator(model, base_url=base_url, api_key=key or DRY_RUN_KEY,
+                                   **options)
+    except CodeGenerationError as exc:
+        raise UserError(f"{exc.message}; nothing was recorded") from None
+
+
+def _gate(settings: Settings, project: ProjectSettings) -> CallGate:
+    """The real generator (the configured model and prompt builder) behind a ``CallGate``."""
     from replaycodegen.lifecycle.bulk import CallGate
     from replaycodegen.lifecycle.project_settings import resolve_model, resolve_prompt_builder
 
-    key = os.environ.get("OPENAI_API_KEY", "").strip()
-    if not key and not settings.dry_run:
-        raise UserError(NO_KEY)
     extra: dict[str, Any] = {}
     if settings.max_retries is not None:
         extra["max_retries"] = settings.max_retries
-    try:
-        generator = OpenAICodeGenerator(
-            resolve_model(settings.model, project), base_url=settings.base_url,
-            api_key=key or DRY_RUN_KEY,
-            prompt_builder=resolve_prompt_builder(settings.prompt_builder, project), **extra)
-    except CodeGenerationError as exc:
-        raise UserError(f"{exc.message}; nothing was recorded") from None
+    generator = real_generator(
+        resolve_model(settings.model, project), settings.base_url, dry_run=settings.dry_run,
+        prompt_builder=resolve_prompt_builder(settings.prompt_builder, project), **extra)
     return CallGate(generator, jobs=settings.jobs, rpm=settings.rpm)
 
 
@@ -119,10 +129,14 @@ def service_config_for(timeout: float | None, execution_root: str | None
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--cassette", type=click.Path(dir_okay=False),
               help="The cassette to record into (created if missing).")
+@click.option("--from-ledger", "ledgers", multiple=True, type=click.Path(),
+              help="Record exactly the misses of this ledger (pytest --codegen-ledger), each "
+              "into its own cassette; files, folders, globs; repeat for several shards.")
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
-              help="A YAML file of requests to record (a list of request mappings).")
+              help="A YAML file of requests to record (a list of request mappings; "
+              "task_objective defaults to user_query).")
 @click.option("--stale", is_flag=True, help="Re-record, in place, the entries of PATHS that "
               "`replaycodegen status` calls stale; every other entry stays as it is.")
 @click.option("--entry", "entry_ids", multiple=True, metavar="ID",
@@ -155,7 +169,8 @@ def service_config_for(timeout: float | None, execution_root: str | None
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
 @pass_state
-def record(state: State, paths: tuple[str, ...], cassette: str | None, query: str | None,
+def record(state: State, paths: tuple[str, ...], cassette: str | None,
+           ledgers: tuple[str, ...], query: str | None,
            objective: str | None, requests_file: str | None, stale: bool,
            entry_ids: tuple[str, ...], summary_md: str | None, prompt_builder: str | None,
            model: str | None, max_age: str | None, base_url: str | None, mode: str,
@@ -168,6 +183,7 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None, query: st
     \b
     New requests:  record --cassette PATH (--query TEXT | --requests FILE.yaml)
     Re-record:     record PATHS... --stale   (or --entry ID, repeatable)
+    CI misses:     record --from-ledger LEDGER
 
     Runs the full service loop (generate, analyse, run, retry) for each request; every
     generator call that the cassette cannot answer is recorded (mode new_episodes). A
@@ -178,6 +194,11 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None, query: st
     from replaycodegen.lifecycle.budget import RecordingBudget
     from replaycodegen.lifecycle.project_settings import find_project_settings
 
+    if ledgers:
+        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+
+        return record_from_ledger(state, ledgers, model=model, base_url=base_url,
+                                  dry_run=dry_run)
     settings = Settings(model, base_url, prompt_builder, max_age, max_calls, max_tokens,
                         max_retries, dry_run, jobs, rpm)
     project = find_project_settings()
@@ -203,7 +224,8 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None, query: st
         raise click.UsageError("PATHS go with --stale or --entry; to record new requests give "
                                "--cassette PATH with --query or --requests")
     if cassette is None:
-        raise click.UsageError("give --cassette PATH (the cassette to record into)")
+        raise click.UsageError("give --cassette PATH (the cassette to record into), or "
+                               "--from-ledger LEDGER")
     if summary_md is not None:
         raise click.UsageError("--summary-md goes with --stale or --entry")
     requests = _requests(query, objective, requests_file)

@@ -32,6 +32,7 @@ from replaycodegen.cassette.model import (
 from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.cassette.store import CassetteStore
 from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.missed import MissedCall
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.record_mode import RecordMode
 from replaycodegen.lifecycle.budget import RecordingBudget
@@ -169,6 +170,8 @@ class RecordingCodeGenerator:
         self.calls = 0
         """Live calls this recorder made (failed ones included)."""
         self.misses = 0
+        self.missed_calls: list[MissedCall] = []
+        """Every ``CassetteMiss`` raised, with the request and error chain that missed."""
         self._replaced: set[str] = set()
         self._last: dict[str, Any] = {}
         self.to_rerecord: set[str] = self._stale_ids(rerecord, freshness, max_age)
@@ -224,7 +227,9 @@ class RecordingCodeGenerator:
             return selection.entry.code
         if not self.records:
             self.misses += 1
-            raise self._miss(request, chain, key)
+            miss = self._miss(request, chain, key)
+            self.missed_calls.append(MissedCall(request, tuple(chain), miss))
+            raise miss
         why = "re-record (mode all)" if mode is RecordMode.ALL else "not in the cassette"
         code, entry = await self._record_live(request, chain, key, why)
         if mode is RecordMode.ALL and key not in self._replaced:
@@ -346,7 +351,7 @@ class RecordingCodeGenerator:
 
     def _miss(
         self, request: PythonExecutionRequest, chain: list[ErrorChainItem], key: str
-    ) -> Exception:
+    ) -> CassetteMiss:
         if not self.existed_at_start and not self.cassette.entries:
             reason = NO_SUCH_CASSETTE
         elif self.cassette.exhausted(key):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from replaycodegen.errors import ReplayCodegenError
+from replaycodegen.lifecycle.outputs import write_json
 
 
 class BudgetExceeded(ReplayCodegenError):
@@ -131,7 +131,7 @@ class RecordingBudget:
                 before = list(counts)
                 yield counts
                 if write and counts != before:
-                    _write_json(self.shared_file, {"calls": counts[0], "tokens": counts[1]})
+                    write_json(self.shared_file, {"calls": counts[0], "tokens": counts[1]})
 
     @staticmethod
     def _read(path: Path) -> list[int]:
@@ -149,16 +149,3 @@ class RecordingBudget:
         token_text = f"{tokens} of {self.max_tokens} tokens" if self.max_tokens is not None else (
             f"{tokens} tokens")
         return f"{call_text}, {token_text}"
-
-
-def _write_json(path: Path, data: dict[str, int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

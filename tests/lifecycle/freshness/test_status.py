@@ -56,7 +56,7 @@ def test_a_prompt_builder_change_flags_exactly_the_entries_whose_prompts_change(
     assert [i for i, text in found.items() if text.startswith("stale")] == ["e1", "e2", "e3"]
     assert found["e4"] == "fresh"
     assert "prompt changed: the prompt builder now renders a different prompt for this request " \
-           "(prompt version 1 -> beams-2" in found["e1"]
+           f"(prompt version {PromptBuilder.version} -> beams-2" in found["e1"]
     assert "re-record the stale ones: replaycodegen record sample.yaml --stale" in result.stdout
     assert len(server.requests) == calls
 
