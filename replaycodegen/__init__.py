@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
     from replaycodegen.cassette.loader import CassetteWarning, load_cassette, parse_cassette
     from replaycodegen.cassette.model import Cassette, Entry, Pattern
+    from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.store import CassetteStore, rewrite_entries
     from replaycodegen.errors import (
         ApprovalRejected,
         ApprovalRequired,
@@ -91,6 +92,8 @@ _EXPORTS: dict[str, str] = {
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
     "CassetteStore": "replaycodegen.cassette.store",
+    "rewrite_entries": "replaycodegen.cassette.store",
+    "CassetteEdit": "replaycodegen.cassette.rewrite",
 }
 
 __all__ = [
@@ -99,6 +102,7 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRequired",
     "Cassette",
+    "CassetteEdit",
     "CassetteError",
     "CassetteMiss",
     "CassetteStore",
@@ -135,6 +139,7 @@ __all__ = [
     "load_cassette",
     "normalize_error_text",
     "parse_cassette",
+    "rewrite_entries",
 ]
 __version__ = "0.1.0"
 
