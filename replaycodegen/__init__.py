@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
     from replaycodegen.cassette.loader import CassetteWarning, load_cassette, parse_cassette
     from replaycodegen.cassette.model import Cassette, Entry, Pattern
+    from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.store import CassetteStore, rewrite_entries
     from replaycodegen.errors import (
         ApprovalRejected,
         ApprovalRequired,
@@ -103,6 +104,8 @@ _EXPORTS: dict[str, str] = {
     "BudgetExceeded": "replaycodegen.lifecycle.budget",
     "RecordingBudget": "replaycodegen.lifecycle.budget",
     "FreshnessPolicy": "replaycodegen.lifecycle.status",
+    "rewrite_entries": "replaycodegen.cassette.store",
+    "CassetteEdit": "replaycodegen.cassette.rewrite",
 }
 
 __all__ = [
@@ -112,6 +115,7 @@ __all__ = [
     "ApprovalRequired",
     "BudgetExceeded",
     "Cassette",
+    "CassetteEdit",
     "CassetteError",
     "CassetteMiss",
     "CassetteStore",
@@ -151,6 +155,7 @@ __all__ = [
     "load_cassette",
     "normalize_error_text",
     "parse_cassette",
+    "rewrite_entries",
     "validate_result_structure",
 ]
 __version__ = "0.1.0"

@@ -181,6 +181,10 @@ def race(folder: Path, *, recorders: int = 4, rounds: int = 2, cap: int = 400,
                          text=True, env=env)
         for w in range(recorders)
     ]
+    acknowledged: list[str] = []
+    for proc in procs:  # every recorder is recording before the rewrites start
+        assert proc.stdout is not None
+        acknowledged += proc.stdout.readline().split()
     drivers = [
         subprocess.Popen([sys.executable, "-c", _DRIVER, str(path), kind, str(rounds),
                           str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -195,7 +199,6 @@ def race(folder: Path, *, recorders: int = 4, rounds: int = 2, cap: int = 400,
                 problems.append(f"{kind}: {err.strip()[-2000:]}")
     finally:
         stop.touch()
-    acknowledged: list[str] = []
     for proc in procs:
         out, err = proc.communicate(timeout=timeout)
         if proc.returncode != 0:

@@ -120,28 +120,13 @@ def find_layout(text: str, entry_ids: Sequence[str], *, torn_tail: bool = False)
     docstring); ``None`` when it cannot be trusted to the character."""
     end = good_text_end(text, torn_tail)
     good = text[:end]
-    try:
-        root = yaml.compose(good, Loader=_Composer)
-    except (yaml.YAMLError, RecursionError, ValueError):
+    root = _compose_mapping(good)
+    if root is None:
         return None
-    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+    top = _top_spans(good, root)
+    if top is None:
         return None
-    top: dict[str, Span] = {}
-    entries_node: yaml.Node | None = None
-    previous_end: int | None = None
-    for key, value in root.value:
-        if not isinstance(key, yaml.ScalarNode):
-            return None
-        start = _line_start(good, key.start_mark.index)
-        if previous_end is not None and not _is_gap(good, previous_end, start):
-            return None
-        span_end = _line_end(good, max(_content_end(key, good), _content_end(value, good)))
-        top[str(key.value)] = Span(start, span_end)
-        previous_end = span_end
-        if key.value == "entries":
-            entries_node = value
-    if previous_end is not None and not _is_gap(good, previous_end, len(good)):
-        return None
+    entries_node = next((v for k, v in root.value if k.value == "entries"), None)
     if not isinstance(entries_node, yaml.SequenceNode) or entries_node.flow_style or not (
         entries_node.value
     ):
@@ -233,28 +218,36 @@ def quick_layout(text: str, entry_ids: Sequence[str], *, torn_tail: bool = False
 
 
 def _header_spans(header: str) -> dict[str, Span] | None:
-    if not header.strip():
-        return {}
+    if _is_gap(header, 0, len(header)):
+        return {}  # nothing but comments before `entries:`
+    root = _compose_mapping(header)
+    return None if root is None else _top_spans(header, root)
+
+
+def _compose_mapping(text: str) -> yaml.MappingNode | None:
+    """The block mapping at the root of ``text`` (``None`` if it is anything else)."""
     try:
-        root = yaml.compose(header, Loader=_Composer)
+        root = yaml.compose(text, Loader=_Composer)
     except (yaml.YAMLError, RecursionError, ValueError):
         return None
-    if root is None:
-        return {}
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         return None
+    return root
+
+
+def _top_spans(text: str, root: yaml.MappingNode) -> dict[str, Span] | None:
+    """The span of every top-level field; ``None`` unless only comments lie between."""
     spans: dict[str, Span] = {}
     previous_end = None
     for key, value in root.value:
         if not isinstance(key, yaml.ScalarNode):
             return None
-        start = _line_start(header, key.start_mark.index)
-        if previous_end is not None and not _is_gap(header, previous_end, start):
+        start = _line_start(text, key.start_mark.index)
+        if previous_end is not None and not _is_gap(text, previous_end, start):
             return None
-        previous_end = _line_end(header, max(_content_end(key, header),
-                                             _content_end(value, header)))
+        previous_end = _line_end(text, max(_content_end(key, text), _content_end(value, text)))
         spans[str(key.value)] = Span(start, previous_end)
-    if previous_end is not None and not _is_gap(header, previous_end, len(header)):
+    if previous_end is not None and not _is_gap(text, previous_end, len(text)):
         return None
     return spans
 

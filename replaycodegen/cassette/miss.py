@@ -7,6 +7,7 @@ from typing import Any
 
 from replaycodegen.cassette.keys import canonical_json, key_chain, request_fields
 from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
@@ -111,6 +112,12 @@ def explain_miss(
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
             lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            if not entry.scrubbed and any(PLACEHOLDER in d.split(" != now ")[0] for d in diff):
+                lines.append(
+                    "        it was recorded with a secret scrubbed out (<SCRUBBED>); replay "
+                    "scrubs a request only of the secrets it knows: set the same secret "
+                    "environment variable, or pass it with secrets=[...]"
+                )
             if entry.scrubbed:
                 lines.append(
                     f"        its {', '.join(entry.scrubbed)} held a secret that was scrubbed "

@@ -427,9 +427,11 @@ class CassetteStore:
         with self.locked():
             if cassette.description is not None:
                 cassette.description = self.scrubber.text(cassette.description)
-            for entry in cassette.entries:
-                self.scrub_entry(entry)
-            cassette.replace_entries(cassette.entries)
+            scrubbed = [e for e in cassette.entries if scrub_entry(e, self.scrubber)]
+            if scrubbed:  # keyed on the scrubbed text from now on
+                for entry in scrubbed:
+                    entry.key = None
+                cassette.replace_entries(cassette.entries, derive=False)
             self._replace_file(dump_cassette(cassette))
 
     def write_text(self, text: str) -> None:

@@ -93,18 +93,16 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
     Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
     entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
     """
-    from replaycodegen.maintenance.craft import (
-        InvalidCode,
-        expects_syntax_error,
-        replace_code,
-        syntax_problem,
-    )
+    from replaycodegen.cassette.store import check_writable
+    from replaycodegen.errors import CassetteError
+    from replaycodegen.maintenance.craft import expects_syntax_error, replace_code, syntax_problem
     from replaycodegen.maintenance.ops import find_entry
 
     # Read without the lock: it is not held while $EDITOR is open. The change is applied
     # afterwards, in one locked read-modify-write of the file as it is then.
     cassette = load(path)
     _, item = find_entry(cassette, entry)
+    check_writable(Path(path))  # refuse a read-only file before the person edits anything
     before = _snapshot(item)
     out = state.out
     if code_file is not None:
@@ -133,10 +131,11 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
                 _refuse_conflict(path, entry, new_code, removed=current is None)
             replace_code(edit.cassette, entry, new_code, allow_invalid=allow_invalid)
             edit.touch(entry)
-    except InvalidCode as exc:
+    except CassetteError as exc:  # InvalidCode, or the file went bad while editing
         kept = _keep_rejected(new_code)
-        raise UserError(f"{exc.path}: {exc.reason} (your edit is kept in {kept}); "
-                        f"fix: {exc.hint}") from None
+        where = f"{exc.path}:{exc.line}" if exc.line else exc.path
+        hint = f"; fix: {exc.hint}" if exc.hint else ""
+        raise UserError(f"{where}: {exc.reason} (your edit is kept in {kept}){hint}") from None
     marker = " (marked meta.expect: syntax_error)" if problem else ""
     out.echo(f"updated entry {entry} of {display_path(path)}: "
              f"{len(new_code.splitlines())} lines of code{marker}")

@@ -87,7 +87,7 @@ class MockCodeGenerator:
             fields = validate_match_on(match_on) if match_on is not None else None
             self._cassette = load_cassette(cassette, match_on=fields)
         secrets = [*secrets, *config.get("secrets", ())]
-        if secrets and self._cassette is not None:
+        if secrets and self._cassette is not None and behavior is None:
             # what the recording scrubbed besides key shapes and secret env values
             self._cassette.scrubber = Scrubber([str(s) for s in secrets])
         self._static: Cassette | None = None

@@ -86,3 +86,19 @@ def test_lint_finds_a_pattern_that_a_recorded_key_always_answers_first(
     assert "entry 'fail-first' can never play: entry 'e1''s key answers first" in finding
     assert f"replaycodegen craft {path} --entry e1 --inject" in finding
     assert "later" not in result.stdout
+
+
+def test_record_description_is_scrubbed_on_the_first_write(
+    invoke: Invoke, isolated: Path
+) -> None:
+    from replaycodegen.testing import FakeOpenAIServer
+
+    key = "sk-proj-" + "DescriptionKey0123456789abcdEFGH"
+    with FakeOpenAIServer() as server:
+        result = invoke("record", "--cassette", "new.yaml", "--base-url", server.base_url,
+                        "--model", "fake-model", "--query", "q",
+                        "--description", f"recorded with {key}",
+                        env={"OPENAI_API_KEY": "dummy-key-for-the-cli-tests"})
+    assert result.exit_code == 0, result.output
+    assert key not in (isolated / "new.yaml").read_text()
+    assert load_cassette(isolated / "new.yaml").description == "recorded with <SCRUBBED>"

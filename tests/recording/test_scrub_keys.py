@@ -185,3 +185,24 @@ async def test_replay_pays_nothing_for_scrubbing_when_nothing_was_scrubbed(
         await mock.generate_code(request(QUERY), [])
     cassette = mock.cassette
     assert cassette is not None and cassette.scrubber is None  # never built, never run
+
+
+async def test_the_recorder_finds_a_scrubbed_entry_and_a_miss_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_DB_PASSWORD", WEAK)
+    path = tmp_path / "c.yaml"
+    first = ScriptedGenerator()
+    recorder = RecordingCodeGenerator(first, path, "once")
+    code = await recorder.generate_code(request(), [])
+    recorder.close()
+    again = ScriptedGenerator()
+    replaying = RecordingCodeGenerator(again, path, "once")
+    replayed = await replaying.generate_code(request(), [])  # found via the scrubbed key
+    assert replayed == code.replace(FAKE_KEY, "<SCRUBBED>").replace(WEAK, "<SCRUBBED>")
+    assert again.calls == 0
+    monkeypatch.delenv("MY_DB_PASSWORD")
+    with pytest.raises(CassetteMiss) as info:
+        await MockCodeGenerator(cassette=path).generate_code(request(), [])
+    assert "it was recorded with a secret scrubbed out (<SCRUBBED>)" in str(info.value)
+    assert "secrets=[...]" in str(info.value)
