@@ -128,3 +128,25 @@ def test_bad_values_are_usage_errors(pytester: pytest.Pytester, option: str,
     result = pytester.runpytest(option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_stale_mode_with_max_age_rerecords_only_the_old_entry(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
+) -> None:
+    root = make_project(pytester, test_three=THREE)
+    base = f"--codegen-base-url={fake_server.base_url}"
+    pytester.runpytest("--codegen-record-mode=new_episodes", base).assert_outcomes(passed=3)
+    cassette = root / "cassettes/test_three/shared.yaml"
+    text = cassette.read_text(encoding="utf-8")
+    start = text.index("  - id: e2\n")
+    stamp = re.compile(r"recorded_at: '[^']+'")
+    found = stamp.search(text, start)
+    assert found is not None
+    cassette.write_text(text[:found.start()] + "recorded_at: '2020-01-01T00:00:00Z'"
+                        + text[found.end():], encoding="utf-8")
+    fake_server.reset()
+    result = pytester.runpytest("--codegen-record-mode=stale", base, "--codegen-max-age=90d")
+    result.assert_outcomes(passed=3)
+    assert [last_user_message(b).count("beam energy") > 0 for b in fake_server.requests] == [
+        True]  # e2, 'beam energy', was the only expired entry
+    assert "2020-01-01" not in cassette.read_text(encoding="utf-8")
