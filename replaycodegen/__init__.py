@@ -7,8 +7,9 @@ for pydantic, YAML or the executor. ``openai`` and ``vcrpy`` are never imported 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from replaycodegen._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.behaviors import BEHAVIORS
@@ -48,7 +49,11 @@ if TYPE_CHECKING:
     from replaycodegen.generation.record_mode import RecordMode
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-    from replaycodegen.models import ExecutionError, PythonExecutionRequest
+    from replaycodegen.models import (
+        ExecutionError,
+        PythonExecutionRequest,
+        validate_result_structure,
+    )
 
 _EXPORTS: dict[str, str] = {
     "BEHAVIORS": "replaycodegen.cassette.behaviors",
@@ -89,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "parse_cassette": "replaycodegen.cassette.loader",
     "ExecutionError": "replaycodegen.models",
     "PythonExecutionRequest": "replaycodegen.models",
+    "validate_result_structure": "replaycodegen.models",
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
     "CassetteStore": "replaycodegen.cassette.store",
@@ -140,18 +146,9 @@ __all__ = [
     "normalize_error_text",
     "parse_cassette",
     "rewrite_entries",
+    "validate_result_structure",
 ]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'replaycodegen' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

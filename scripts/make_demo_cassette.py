@@ -80,7 +80,8 @@ def description(output: Path) -> str:
         f"  {quoted}",
         "Attempt 1 forgets `import statistics` and fails at runtime with a NameError;",
         "attempt 2 (its error chain holds that NameError) fixes it.",
-        "Regenerate with `python scripts/make_demo_cassette.py`.",
+        "Regenerate with `python scripts/make_demo_cassette.py` (in a source checkout or",
+        "the sdist; the wheel does not ship scripts/).",
     ])
 
 

@@ -32,8 +32,15 @@ EXPECTED_ROWS = {
     "import",
     "first_replay",
     "no_heavy_imports",
+    "cold_replay",
+    "cold_replay_floor",
+    "replay_never_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
+    "lifecycle_report_end",
+    "lifecycle_accounting",
+    "lifecycle_report_overhead",
+    "lifecycle_combine",
 }
 ROW_FIELDS = {"id", "section", "label", "figure", "target", "status", "data"}
 

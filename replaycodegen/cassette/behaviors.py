@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 from replaycodegen.cassette.loader import parse_cassette
 from replaycodegen.cassette.model import Cassette
+from replaycodegen.shipped import shipped_dir
 
 BEHAVIORS: tuple[str, ...] = (
     "success",
@@ -23,10 +23,7 @@ BEHAVIORS: tuple[str, ...] = (
 
 def shipped_cassettes_dir() -> Path:
     """``cassettes/`` as shipped: inside the wheel, or at the top of a source checkout."""
-    packaged = Path(str(resources.files("replaycodegen"))) / "cassettes"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent.parent / "cassettes"
+    return shipped_dir("cassettes")
 
 
 def behavior_path(name: str) -> Path:

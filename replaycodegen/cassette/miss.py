@@ -11,6 +11,7 @@ from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.shipped import doc_path
 
 NO_SUCH_CASSETTE = "no such cassette"
 NO_MATCH = "no match"
@@ -155,6 +156,6 @@ def default_fix(path: str, reason: str) -> str:
     return (
         f"record it: `pytest --codegen-record-mode=new_episodes` or `replaycodegen record "
         f"--cassette {path} --mode new_episodes` (needs an API key); or craft an entry by "
-        f"hand (`replaycodegen edit {path} ENTRY`, docs/cassette-format.md); if the request "
-        "changed on purpose, re-record with mode `all`"
+        f"hand (`replaycodegen edit {path} ENTRY`, {doc_path('cassette-format.md')}); if the "
+        "request changed on purpose, re-record with mode `all`"
     )

@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -19,6 +18,8 @@ import click
 from replaycodegen.cli.render import Output
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from replaycodegen.cassette.model import Cassette
     from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
@@ -56,7 +57,7 @@ def updating(path: str | os.PathLike[str], *,
     from replaycodegen.cassette.loader import read_text
     from replaycodegen.cassette.store import CassetteStore
 
-    if not Path(path).is_file():
+    if not os.path.isfile(path):
         read_text(path)  # raises the precise CassetteError (missing, directory...)
     store = CassetteStore(path, scrubber=scrubber)
     try:
@@ -79,6 +80,8 @@ def write(cassette: Cassette, path: str | os.PathLike[str]) -> None:
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders replaced by the cassettes under them."""
+    from pathlib import Path
+
     from replaycodegen.maintenance.ops import find_cassettes
 
     out: list[Path] = []
@@ -90,6 +93,8 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current folder when it is below it, else as given."""
+    from pathlib import Path
+
     p = Path(path)
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))

@@ -158,22 +158,28 @@ def rehash(state: State, paths: tuple[str, ...]) -> None:
 
 @click.command(short_help="Remove entries a test run did not use.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--unused-from", "report", required=True, type=click.Path(dir_okay=False),
-              help="The JSON report of `pytest --codegen-report=PATH`.")
+@click.option("--unused-from", "report", required=True, multiple=True, type=click.Path(),
+              help="The report of `pytest --codegen-report=PATH`, the combined report of "
+              "`replaycodegen combine`, or the reports of every shard (files, folders, globs; "
+              "repeat the option), combined with combine's rules.")
+@click.option("--orphans", is_flag=True,
+              help="Also delete orphaned cassette files (no collected test owns them).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; write nothing.")
 @pass_state
-def prune(state: State, paths: tuple[str, ...], report: str, dry_run: bool) -> None:
+def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans: bool,
+          dry_run: bool) -> None:
     """Remove the entries a test run did not use (from the plugin's report).
 
     PATHS default to every cassette the report names. Ids no longer in a file are
-    reported and skipped.
+    reported and skipped. A partial report (a shard missing) is refused.
     """
     from replaycodegen.cli.context import load
+    from replaycodegen.cli.lifecycle_cmds import prune_orphans, unused_from
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import prune_entries, read_codegen_report
+    from replaycodegen.maintenance.ops import prune_entries
 
     out = state.out
-    unused = read_codegen_report(report)
+    unused, orphaned = unused_from(state, report, orphans=orphans)
     targets = expand_paths(paths) if paths else sorted(unused)
     errors = 0
     for path in targets:
@@ -203,6 +209,7 @@ def prune(state: State, paths: tuple[str, ...], report: str, dry_run: bool) -> N
         for entry_id in missing:
             out.echo(f"{shown}: entry {entry_id!r} is not in the file (already removed?); "
                      "skipped")
+    errors += prune_orphans(state, orphaned, paths, dry_run)
     _finish(errors)
 
 

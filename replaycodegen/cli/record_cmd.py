@@ -17,6 +17,7 @@ from replaycodegen.cli.render import one_line
 
 if TYPE_CHECKING:
     from replaycodegen.cli.service_loop import Outcome
+    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.models import PythonExecutionRequest
 
@@ -29,7 +30,7 @@ NO_KEY = (
 
 def _requests(query: str | None, objective: str | None, requests_file: str | None
               ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests
+    from replaycodegen.cli.requests_file import read_requests, request_from_options
     from replaycodegen.models import PythonExecutionRequest
 
     if requests_file is not None:
@@ -38,32 +39,44 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
         return read_requests(requests_file)
     if query is None:
         raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
-    return [PythonExecutionRequest(user_query=query, task_objective=objective or query,
+    return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
 
 
-def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
-              description: str | None) -> RecordingCodeGenerator:
+def real_generator(model: str | None, base_url: str | None) -> OpenAICodeGenerator:
+    """The OpenAI-compatible generator to record with; no key is a ``UserError``."""
     from replaycodegen.errors import CodeGenerationError
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-    from replaycodegen.generation.recording import RecordingCodeGenerator
 
     if not os.environ.get("OPENAI_API_KEY", "").strip():
         raise UserError(NO_KEY)
     try:
-        generator = OpenAICodeGenerator(model, base_url=base_url)
+        return OpenAICodeGenerator(model, base_url=base_url)
     except CodeGenerationError as exc:
         raise UserError(f"{exc.message}; nothing was recorded") from None
+
+
+def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
+              description: str | None) -> RecordingCodeGenerator:
+    from replaycodegen.generation.recording import RecordingCodeGenerator
+
+    generator = real_generator(model, base_url)
     return RecordingCodeGenerator(generator, cassette, mode, description=description)
 
 
 @click.command(short_help="Record a real model into a cassette.")
-@click.option("--cassette", required=True, type=click.Path(dir_okay=False),
+@click.option("--cassette", type=click.Path(dir_okay=False),
               help="The cassette to record into (created if missing).")
+@click.option("--from-ledger", "ledgers", multiple=True, type=click.Path(),
+              help="Record exactly the misses of this ledger (pytest --codegen-ledger), each "
+              "into its own cassette; files, folders, globs; repeat for several shards.")
+@click.option("--dry-run", is_flag=True, help="With --from-ledger: list what would be "
+              "recorded, call nothing.")
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
-              help="A YAML file of requests to record (a list of request mappings).")
+              help="A YAML file of requests to record (a list of request mappings; "
+              "task_objective defaults to user_query).")
 @click.option("--model", help="Model name (default: $REPLAYCODEGEN_MODEL, else gpt-4o-mini).")
 @click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
               "the OpenAI API).")
@@ -78,7 +91,8 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
 @pass_state
-def record(state: State, cassette: str, query: str | None, objective: str | None,
+def record(state: State, cassette: str | None, ledgers: tuple[str, ...], dry_run: bool,
+           query: str | None, objective: str | None,
            requests_file: str | None, model: str | None, base_url: str | None, mode: str,
            description: str | None, retries: int | None, timeout: float | None,
            approve: bool, execution_root: str | None) -> None:
@@ -93,6 +107,14 @@ def record(state: State, cassette: str, query: str | None, objective: str | None
 
     from replaycodegen.cli.service_loop import OK
 
+    if ledgers:
+        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+
+        return record_from_ledger(state, ledgers, model=model, base_url=base_url,
+                                  dry_run=dry_run)
+    if cassette is None or dry_run:
+        raise click.UsageError("give --cassette PATH (or --from-ledger LEDGER, which "
+                               "--dry-run goes with)")
     requests = _requests(query, objective, requests_file)
     if retries is not None:
         requests = [r.model_copy(update={"retries": retries}) for r in requests]

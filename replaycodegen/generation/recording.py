@@ -17,6 +17,8 @@ from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, 
 from replaycodegen.cassette.model import Cassette, Entry, entry_from_pair
 from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.missed import MissedCall
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.record_mode import RecordMode
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
@@ -91,6 +93,8 @@ class RecordingCodeGenerator:
         self.replaced: list[Entry] = []
         """Entries that record mode ``all`` dropped to make room for new recordings."""
         self.misses = 0
+        self.missed_calls: list[MissedCall] = []
+        """Every ``CassetteMiss`` raised, with the request and error chain that missed."""
         self._replaced: set[str] = set()
         self._last: dict[str, Any] = {}
 
@@ -109,7 +113,9 @@ class RecordingCodeGenerator:
                 return selection.entry.code
             if not self.records:
                 self.misses += 1
-                raise self._miss(request, chain, key)
+                miss = self._miss(request, chain, key)
+                self.missed_calls.append(MissedCall(request, tuple(chain), miss))
+                raise miss
         code, meta, raw = await self._call_real(request, chain)
         entry = entry_from_pair(
             entry_id="",
@@ -152,7 +158,7 @@ class RecordingCodeGenerator:
 
     def _miss(
         self, request: PythonExecutionRequest, chain: list[ErrorChainItem], key: str
-    ) -> Exception:
+    ) -> CassetteMiss:
         if not self.existed_at_start and not self.cassette.entries:
             reason = NO_SUCH_CASSETTE
         elif self.cassette.exhausted(key):

@@ -84,9 +84,9 @@ class ReplayingMockCodeGenerator(MockCodeGenerator):
     def serve(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]) -> str:
         if self.cassette is None:
             self.misses += 1
-            raise explain_miss(None, request, error_chain, reason=NO_SUCH_CASSETTE,
-                               cassette_path=str(self.cassette_path),
-                               fix=no_cassette_fix(self.cassette_path))
+            raise self.note_miss(request, error_chain, explain_miss(
+                None, request, error_chain, reason=NO_SUCH_CASSETTE,
+                cassette_path=str(self.cassette_path), fix=no_cassette_fix(self.cassette_path)))
         return super().serve(request, error_chain)  # counts its misses itself
 
 
