@@ -129,9 +129,14 @@ class CassetteEdit:
         """Insert new entries in front of ``entry_id`` (ids made unique)."""
         self.get(entry_id)
         new = list(entries)
+        taken: set[str] = set()
         for entry in new:
-            if not entry.id or self.cassette.has_id(entry.id):
-                entry.id = self.cassette.next_id()
+            if not entry.id or self.cassette.has_id(entry.id) or entry.id in taken:
+                number = len(self.cassette.entries) + len(taken) + 1
+                while self.cassette.has_id(f"e{number}") or f"e{number}" in taken:
+                    number += 1
+                entry.id = f"e{number}"
+            taken.add(entry.id)
         out: list[Entry] = []
         for current in self.cassette.entries:
             if current.id == entry_id:

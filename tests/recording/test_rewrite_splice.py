@@ -131,3 +131,14 @@ def test_an_unrecognised_layout_is_written_whole_with_a_warning() -> None:
     assert result is not None and "- id: a" in result
     assert any("comments were dropped" in str(w.message) for w in caught)
     assert [e.id for e in parse_cassette(result, "flow.yaml").entries] == ["a"]
+
+
+def test_entries_inserted_together_get_distinct_ids() -> None:
+    text = "version: 1\nentries:\n" + dump_entry(recorded(1, "x = 1\n"))
+    edit = CassetteEdit(parse_cassette(text, "ids.yaml"), text)
+    first, second = (Entry(id="", code=f"n = {n}\n", request={"user_query": f"n{n}"})
+                     for n in (1, 2))
+    edit.insert_before("e1", [first, second])
+    result = edit.render(SCRUBBER)
+    assert result is not None
+    assert [e.id for e in parse_cassette(result, "ids.yaml").entries] == ["e2", "e3", "e1"]
