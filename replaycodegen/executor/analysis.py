@@ -149,7 +149,7 @@ _PATH_WRITE_METHODS = frozenset(
 )
 _HARMLESS_WRITE_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 
-_WRITE_FUNCTIONS = frozenset({"write_channel", "caput", "caput_many"})
+_WRITE_FUNCTIONS = frozenset({"write_channel", "write_channels", "caput", "caput_many"})
 _READ_FUNCTIONS = frozenset({"read_channel", "caget", "caget_many"})
 _PV_CONSTRUCTORS = frozenset({"PV", "get_pv"})
 _CHANNEL_KEYWORDS = ("name", "channel", "pvname")
@@ -414,6 +414,9 @@ class _Analyzer:
         if isinstance(node, ast.List | ast.Tuple):
             names = [_string_literal(e) for e in node.elts]
             return ", ".join(n for n in names if n) or None
+        if isinstance(node, ast.Dict):  # write_channels({"A": 1, "B": 2})
+            keys = [_string_literal(k) for k in node.keys if k is not None]
+            return ", ".join(k for k in keys if k) or None
         return _string_literal(node)
 
     def _is_pv_constructor(self, node: ast.expr) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from replaycodegen.models import ErrorChainItem
 
-__all__ = ["ChannelWrite", "ExecutionResult", "PythonServiceResult"]
+__all__ = ["ChannelWrite", "ExecutionResult", "PythonServiceResult", "RefusedChannelWrite"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,14 @@ class ChannelWrite:
     channel: str
     value: Any
     previous: Any
+
+
+@dataclass(frozen=True)
+class RefusedChannelWrite:
+    """A write the service refused (the code was not approved for writes): nothing changed."""
+
+    channel: str
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class ExecutionResult:
     folder_path: Path
     channel_writes: list[ChannelWrite] = field(default_factory=list)
     stderr: str = ""
+    refused_channel_writes: list[RefusedChannelWrite] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
