@@ -228,13 +228,16 @@ def _decide(approve: bool) -> bool | None:
 
 
 def service_config(thread_id: str, timeout: float | None,
-                   execution_root: str | None = None) -> dict[str, Any]:
+                   execution_root: str | None = None,
+                   isolation: str | None = None) -> dict[str, Any]:
     """The executor config the commands use (approval for control-system writes)."""
     execution: dict[str, Any] = {}
     if timeout is not None:
         execution["timeout_seconds"] = timeout
     if execution_root is not None:
         execution["execution_root"] = execution_root
+    if isolation is not None:
+        execution["isolation"] = isolation
     return {
         "thread_id": thread_id,
         "configurable": {"execution": execution, "approval": {"mode": "control_writes"}},
