@@ -1357,6 +1357,10 @@ def run(
             bench_startup(profile, report)
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "sandbox" in sections:
+            from bench_sandbox import bench_sandbox
+
+            bench_sandbox(profile.name, report, Row)
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1379,7 +1383,7 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,9 +42,7 @@ SANDBOX_HOSTNAME = "replaycodegen-sandbox"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What the dynamic loader and the C library read from /etc; nothing with secrets.
 _ETC_FILES = (
-    "/etc/ld.so.cache",  # where the shared libraries are
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
+    "/etc/ld.so.cache",  # where the shared libraries are (the loader reads nothing else)
     "/etc/alternatives",  # Debian's /usr/bin/... -> /etc/alternatives/... symlinks
     "/etc/localtime",  # the time zone, for time.localtime()
 )
