@@ -156,6 +156,16 @@ class AttemptPrinter:
             out.echo("control-system writes:")
             for write in execution.channel_writes:
                 out.echo(f"  {write.channel}: {write.previous!r} -> {write.value!r}")
+        if execution.refused_channel_writes:
+            out.echo("refused control-system writes (not approved):")
+            for refused in execution.refused_channel_writes:
+                out.echo(f"  {refused.channel}: {refused.value!r}")
+        if execution.figure_paths:
+            out.echo(f"figures ({len(execution.figure_paths)}):")
+            for figure in execution.figure_paths:
+                out.echo(f"  {figure}")
+        if execution.notebook_path is not None:
+            out.echo(f"notebook: {execution.notebook_path}")
         out.echo(out.dim(f"files: {execution.folder_path}"))
 
 

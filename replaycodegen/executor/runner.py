@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from replaycodegen.executor.config import DEFAULT_MAX_DISK_MB, DEFAULT_MAX_PROCE
 from replaycodegen.executor.environment import child_environment
 from replaycodegen.executor.folders import COMPLETION_MARKER, FolderFiles, create_execution_folder
 from replaycodegen.executor.mplcache import seed_matplotlib
+from replaycodegen.executor.notebook import NOTEBOOK_NAME, NotebookContent, render_notebook
 from replaycodegen.executor.outcome import RunFailure, classify
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
 from replaycodegen.executor.sandbox import (
@@ -52,6 +54,9 @@ __all__ = [
 
 BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
 CHANNEL_GRACE_SECONDS = 0.25
+MAX_FIGURE_BYTES = 10 * 2**20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_FIGURE_NAME = re.compile(rf"^{bootstrap.FIGURE_PREFIX}\d{{1,2}}\.png$")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class RunOutcome:
     failure: RunFailure | None = None
     refused_channel_writes: list[RefusedChannelWrite] = field(default_factory=list)
     isolation: str = "process"
+    notebook_path: Path | None = None
+    figure_paths: list[Path] = field(default_factory=list)
 
 
 async def run_code(
@@ -114,14 +121,37 @@ async def run_code(
         failure = classify(report, session, process_limits, sandboxed=mode == "sandbox")
         outcome = session.outcome or {}
         results = outcome.get("results") if failure is None else None
+        results = results if isinstance(results, dict) else None
+        reported_time = outcome.get("execution_time")
+        execution_time = report.wall_time
+        if isinstance(reported_time, int | float) and 0 <= reported_time <= report.wall_time:
+            execution_time = float(reported_time)
         _write_record(files, session, failure, mode)
-    reported_time = outcome.get("execution_time")
-    execution_time = report.wall_time
-    if isinstance(reported_time, int | float) and 0 <= reported_time <= report.wall_time:
-        execution_time = float(reported_time)
+        figures = _read_figures(files, outcome.get("figures"))
+        notebook = files.write(
+            NOTEBOOK_NAME,
+            render_notebook(
+                NotebookContent(
+                    title=folder.name,
+                    code=code,
+                    stdout=report.stdout,
+                    stderr=report.stderr,
+                    results=results,
+                    error_type=failure.error_type if failure else None,
+                    error_message=failure.message if failure else None,
+                    traceback=failure.traceback if failure else None,
+                    figures=[png for _, png in figures],
+                    isolation=mode,
+                    execution_time=execution_time,
+                    channel_writes=session.control.writes,
+                    refused_channel_writes=session.control.refused,
+                )
+            ),
+            required=False,
+        )
     return RunOutcome(
         folder=folder,
-        results=results if isinstance(results, dict) else None,
+        results=results,
         stdout=report.stdout,
         stderr=report.stderr,
         execution_time=execution_time,
@@ -129,6 +159,8 @@ async def run_code(
         failure=failure,
         refused_channel_writes=list(session.control.refused),
         isolation=mode,
+        notebook_path=notebook,
+        figure_paths=[path for path, _ in figures],
     )
 
 
@@ -201,6 +233,21 @@ async def _stop_serving(server: asyncio.Task[None]) -> None:
             await server
     elif server.exception() is not None:
         raise server.exception()  # type: ignore[misc]
+
+
+def _read_figures(files: FolderFiles, names: object) -> list[tuple[Path, bytes]]:
+    """The PNGs the bootstrap reported, read safely: named as it names them, regular
+    files, at most ``MAX_FIGURE_BYTES``, with a PNG signature; anything else is skipped."""
+    if not isinstance(names, list):
+        return []
+    figures = []
+    for name in names[: bootstrap.MAX_FIGURES]:
+        if not isinstance(name, str) or not _FIGURE_NAME.match(name):
+            continue
+        data = files.read_regular(name, MAX_FIGURE_BYTES)
+        if data is not None and data.startswith(PNG_SIGNATURE):
+            figures.append((files.folder / name, data))
+    return figures
 
 
 def _write_record(

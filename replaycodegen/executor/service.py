@@ -270,6 +270,8 @@ class PythonExecutorService:
                 channel_writes=outcome.channel_writes,
                 stderr=outcome.stderr,
                 refused_channel_writes=outcome.refused_channel_writes,
+                notebook_path=outcome.notebook_path,
+                figure_paths=outcome.figure_paths,
             ),
             generated_code=code,
             generation_attempt=run.attempt,
