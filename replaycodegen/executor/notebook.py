@@ -17,7 +17,7 @@ from typing import Any
 
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
 
-__all__ = ["NOTEBOOK_NAME", "NotebookContent", "render_notebook"]
+__all__ = ["NOTEBOOK_NAME", "NotebookContent", "preload", "render_notebook"]
 
 NOTEBOOK_NAME = "notebook.ipynb"
 _MAX_RESULTS_TEXT = 100_000  # characters of results shown as text; the rest is cut
@@ -40,6 +40,12 @@ class NotebookContent:
     execution_time: float
     channel_writes: Sequence[ChannelWrite] = ()
     refused_channel_writes: Sequence[RefusedChannelWrite] = ()
+
+
+def preload() -> None:
+    """Import nbformat now (about 0.1-0.2 s, once per process), so that writing the first
+    notebook after a timeout does not delay the report."""
+    importlib.import_module("nbformat")
 
 
 def render_notebook(content: NotebookContent) -> bytes:

@@ -27,7 +27,12 @@ from replaycodegen.executor.config import DEFAULT_MAX_DISK_MB, DEFAULT_MAX_PROCE
 from replaycodegen.executor.environment import child_environment
 from replaycodegen.executor.folders import COMPLETION_MARKER, FolderFiles, create_execution_folder
 from replaycodegen.executor.mplcache import seed_matplotlib
-from replaycodegen.executor.notebook import NOTEBOOK_NAME, NotebookContent, render_notebook
+from replaycodegen.executor.notebook import (
+    NOTEBOOK_NAME,
+    NotebookContent,
+    preload,
+    render_notebook,
+)
 from replaycodegen.executor.outcome import RunFailure, classify
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
 from replaycodegen.executor.sandbox import (
@@ -113,6 +118,7 @@ async def run_code(
     """
     mode = resolve_isolation(isolation)
     process_limits = limits.for_process()
+    preload()
     with FolderFiles(folder) as files:
         files.write(bootstrap.CODE_FILE_NAME, code.encode("utf-8"))
         seed_matplotlib(folder, code)
@@ -171,22 +177,27 @@ async def _run_with_channel(
     limits: ProcessLimits,
     extra_env: Mapping[str, str],
 ) -> ProcessReport:
+    """Start the child with its end of a fresh socket pair, serve the other end meanwhile."""
     service_end, child_end = socket.socketpair()
-    data_fds: list[int] = []
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(child_end.close)  # the child has its own copy once started
         env = child_environment(
-            folder=folder, control_fd=child_end.fileno(), sandboxed=mode == "sandbox",
+            folder=folder,
+            control_fd=child_end.fileno(),
+            sandboxed=mode == "sandbox",
             extra=extra_env,
         )
         command = [sys.executable, str(BOOTSTRAP_PATH)]
         if mode == "sandbox":
             data_fds = [_data_fd(passwd_text(folder)), _data_fd(group_text())]
+            for fd in data_fds:
+                cleanup.callback(os.close, fd)
             status = sandbox_status()
             assert status.bwrap is not None
             layout = SandboxLayout(folder, env, limits.max_disk_mb * 2**20, *data_fds)
             spec = LaunchSpec(
                 argv=bwrap_command(status.bwrap, layout, command, status.features),
-                env={},
+                env={},  # bubblewrap itself gets nothing; the code gets the allow-list
                 cwd=folder,
                 folder=folder,
                 limits=limits,
@@ -195,22 +206,19 @@ async def _run_with_channel(
             )
         else:
             spec = LaunchSpec(
-                argv=command, env=env, cwd=folder, folder=folder, limits=limits,
+                argv=command,
+                env=env,
+                cwd=folder,
+                folder=folder,
+                limits=limits,
                 pass_fds=(child_end.fileno(),),
             )
         server = asyncio.create_task(serve_channel(service_end, session))
         try:
             return await run_process(spec, finished=session.outcome_received)
         finally:
-            child_end.close()
-            for fd in data_fds:
-                os.close(fd)
-            data_fds = []
+            cleanup.close()  # before waiting: the channel ends when the child's copies do
             await _stop_serving(server)
-    finally:
-        child_end.close()
-        for fd in data_fds:
-            os.close(fd)
 
 
 def _data_fd(text: str) -> int:

@@ -106,6 +106,10 @@ class ProcessReport:
     cgroup_used: bool = False
 
 
+def _factory(reader: _PipeReader) -> Callable[[], _PipeReader]:
+    return lambda: reader
+
+
 class _PipeReader(asyncio.Protocol):
     def __init__(self, output: CappedOutput) -> None:
         self.output = output
@@ -141,7 +145,7 @@ async def run_process(spec: LaunchSpec, *, finished: asyncio.Event | None = None
     for stream, output in ((process.stdout, stdout), (process.stderr, stderr)):
         assert stream is not None
         reader = _PipeReader(output)
-        transport, _ = await loop.connect_read_pipe(lambda r=reader: r, stream)  # type: ignore[misc]
+        transport, _ = await loop.connect_read_pipe(_factory(reader), stream)
         pipes.append((transport, reader))
 
     disk_problem: list[str] = []
