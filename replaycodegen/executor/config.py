@@ -196,12 +196,7 @@ def _execution_root(value: object) -> Path | None:
 
 
 def _isolation(value: object) -> Isolation:
-    if value not in ISOLATIONS:
-        raise ExecutorConfigError(
-            f"configurable.execution.isolation={value!r} is not a known isolation; "
-            f"fix: use one of {', '.join(repr(i) for i in ISOLATIONS)}"
-        )
-    return cast(Isolation, value)
+    return cast(Isolation, _choice(value, ISOLATIONS, "execution.isolation", "isolation"))
 
 
 def _env(value: object) -> dict[str, str]:
@@ -242,12 +237,16 @@ def _env(value: object) -> dict[str, str]:
 
 
 def _approval_mode(value: object) -> ApprovalMode:
-    if value not in APPROVAL_MODES:
+    return cast(ApprovalMode, _choice(value, APPROVAL_MODES, "approval.mode", "mode"))
+
+
+def _choice(value: object, choices: tuple[str, ...], key: str, noun: str) -> str:
+    if value not in choices:
         raise ExecutorConfigError(
-            f"configurable.approval.mode={value!r} is not a known mode; "
-            f"fix: use one of {', '.join(repr(m) for m in APPROVAL_MODES)}"
+            f"configurable.{key}={value!r} is not a known {noun}; "
+            f"fix: use one of {', '.join(repr(c) for c in choices)}"
         )
-    return cast(ApprovalMode, value)
+    return str(value)
 
 
 def _channels(value: object) -> dict[str, Any]:

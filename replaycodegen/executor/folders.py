@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from replaycodegen.errors import ExecutionStorageError
 from replaycodegen.executor.config import ExecutorConfigError
@@ -114,22 +113,12 @@ def create_execution_folder(root: Path, name: str) -> Path:
 
 
 class FolderFiles:
-    """The service's view of one execution folder, through a descriptor opened early."""
+    """The service's view of one execution folder, through a descriptor opened early
+    (use it with ``contextlib.closing``)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-    def __enter__(self) -> FolderFiles:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -119,7 +119,7 @@ async def run_code(
     mode = resolve_isolation(isolation)
     process_limits = limits.for_process()
     preload()
-    with FolderFiles(folder) as files:
+    with contextlib.closing(FolderFiles(folder)) as files:
         files.write(bootstrap.CODE_FILE_NAME, code.encode("utf-8"))
         seed_matplotlib(folder, code)
         session = ChannelSession(ControlSystem(dict(channels), writes_allowed))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
+from replaycodegen.models import ErrorChainItem, ExecutionError, PythonExecutionRequest
 
 
 class ScriptedGenerator:
@@ -36,6 +36,21 @@ class ScriptedGenerator:
 
     def get_generation_metadata(self) -> dict[str, Any]:
         return {"generator": "scripted", "calls": self.call_count}
+
+
+async def fails_once(
+    code: str, request: PythonExecutionRequest, config: dict[str, Any]
+) -> ExecutionError:
+    """Run ``code`` for one attempt through the service; the failure it must end in."""
+    from replaycodegen.errors import CodeRuntimeError
+    from replaycodegen.executor import PythonExecutorService
+
+    service = PythonExecutorService(generator=ScriptedGenerator(code))
+    with pytest.raises(CodeRuntimeError) as info:
+        await service.ainvoke(request.model_copy(update={"retries": 1}), config)
+    (error,) = info.value.error_chain
+    assert isinstance(error, ExecutionError)
+    return error
 
 
 def execution_folders(root: Path) -> list[Path]:

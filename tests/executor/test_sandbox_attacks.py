@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 
 import replaycodegen
-from replaycodegen.errors import CodeRuntimeError
 from replaycodegen.executor import PythonExecutorService
-from replaycodegen.models import ExecutionError, PythonExecutionRequest
+from replaycodegen.models import PythonExecutionRequest
 
 from .conftest import ConfigFactory
 from .helpers import (
@@ -33,6 +32,7 @@ from .helpers import (
     ProcessWatch,
     ScriptedGenerator,
     ends,
+    fails_once,
     requires_cgroup,
     requires_sandbox,
 )
@@ -64,17 +64,6 @@ async def run_attack(
     result = await service.ainvoke(request.model_copy(update={"retries": 1}), config)
     assert result.execution_result.results is not None
     return result.execution_result.results
-
-
-async def fail_attack(
-    code: str, request: PythonExecutionRequest, config: dict[str, Any]
-) -> ExecutionError:
-    service = PythonExecutorService(generator=ScriptedGenerator(code))
-    with pytest.raises(CodeRuntimeError) as info:
-        await service.ainvoke(request.model_copy(update={"retries": 1}), config)
-    (error,) = info.value.error_chain
-    assert isinstance(error, ExecutionError)
-    return error
 
 
 @pytest.fixture
@@ -355,7 +344,7 @@ async def test_a_fork_bomb_is_bounded_by_the_process_cap(
 
     async with ProcessWatch(execution_root) as watch:
         config = sandboxed(max_processes=12, timeout_seconds=2)
-        error = await fail_attack(code, exec_request, config)
+        error = await fails_once(code, exec_request, config)
 
     assert error.error_type == "TimeoutError"
     assert "execution.max_processes=12" in error.error_message
@@ -441,7 +430,7 @@ async def test_the_disk_cap_stops_the_code_and_bounds_the_folder(
         """
     )
 
-    error = await fail_attack(code, exec_request, sandboxed(max_disk_mb=2, timeout_seconds=30))
+    error = await fails_once(code, exec_request, sandboxed(max_disk_mb=2, timeout_seconds=30))
 
     assert error.error_type == "DiskLimitExceeded"
     assert "execution.max_disk_mb=2" in error.error_message
@@ -482,7 +471,7 @@ async def test_a_setsid_grandchild_holding_the_pipes_is_killed_at_the_timeout(
     code = attack(GRANDCHILD + "time.sleep(20)\nresults = {}\n")
 
     async with ProcessWatch(execution_root) as watch:
-        error = await fail_attack(code, exec_request, sandboxed(timeout_seconds=1))
+        error = await fails_once(code, exec_request, sandboxed(timeout_seconds=1))
 
     assert error.error_type == "TimeoutError"
     assert "did not finish within 1 s" in error.error_message

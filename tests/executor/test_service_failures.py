@@ -12,29 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.errors import CodeRuntimeError
-from replaycodegen.executor import PythonExecutorService
-from replaycodegen.models import ExecutionError, PythonExecutionRequest
+from replaycodegen.models import PythonExecutionRequest
 
 from .conftest import ConfigFactory
-from .helpers import ScriptedGenerator
-
-
-async def last_failure(
-    code: str, request: PythonExecutionRequest, config: dict[str, object]
-) -> ExecutionError:
-    service = PythonExecutorService(generator=ScriptedGenerator(code))
-    with pytest.raises(CodeRuntimeError) as info:
-        await service.ainvoke(request.model_copy(update={"retries": 1}), config)
-    error = info.value.error_chain[-1]
-    assert isinstance(error, ExecutionError)
-    return error
+from .helpers import fails_once
 
 
 async def test_a_huge_int_in_results_is_reported_as_what_it_is(
     exec_request: PythonExecutionRequest, make_config: ConfigFactory
 ) -> None:
-    error = await last_failure("results = {'x': 10 ** 5000}", exec_request, make_config())
+    error = await fails_once("results = {'x': 10 ** 5000}", exec_request, make_config())
 
     assert error.error_type == "InvalidResults"
     assert error.error_message.startswith(
@@ -48,7 +35,7 @@ async def test_the_path_to_the_huge_int_is_named(
 ) -> None:
     code = "results = {'rows': [{'n': 1}, {'n': 7 ** 9000}]}"
 
-    error = await last_failure(code, exec_request, make_config())
+    error = await fails_once(code, exec_request, make_config())
 
     assert "results['rows'][1]['n'] is an int too large" in error.error_message
 
@@ -58,7 +45,7 @@ async def test_lifting_the_int_limit_in_the_code_does_not_get_past_the_service(
 ) -> None:
     code = "import sys\nsys.set_int_max_str_digits(0)\nresults = {'x': 10 ** 5000}"
 
-    error = await last_failure(code, exec_request, make_config())
+    error = await fails_once(code, exec_request, make_config())
 
     assert error.error_type == "InvalidResults"
     assert "an int of 5001 digits, too large to serialise" in error.error_message
