@@ -96,3 +96,38 @@ def test_the_demo_still_runs_without_bubblewrap_and_says_what_is_not_protected(
     assert result.exit_code == 0, result.output
     assert "WITHOUT a sandbox" in result.stderr and "install bubblewrap" in result.stderr
     assert result.stderr.count("WITHOUT a sandbox") == 1
+
+
+@pytest.fixture
+def refusing_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A bwrap that fails like one under Ubuntu's AppArmor user-namespace restriction."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    fake = folder / "bwrap"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--help" ]; then echo "    --size BYTES"; exit 0; fi\n'
+        'echo "bwrap: setting up uid map: Permission denied" >&2\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    monkeypatch.setattr(probe, "_warned", False)
+    probe.sandbox_status.cache_clear()
+    yield
+    probe.sandbox_status.cache_clear()
+
+
+async def test_a_bwrap_that_cannot_run_is_reported_with_its_own_message(
+    refusing_bwrap: None, exec_request: PythonExecutionRequest, make_config: ConfigFactory
+) -> None:
+    with pytest.raises(SandboxUnavailable, match="setting up uid map: Permission denied"):
+        await PythonExecutorService(ScriptedGenerator(SUCCESS)).ainvoke(
+            exec_request, make_config(isolation="sandbox")
+        )
+
+    with pytest.warns(SandboxWarning, match="setting up uid map: Permission denied"):
+        result = await PythonExecutorService(ScriptedGenerator(SUCCESS)).ainvoke(
+            exec_request, make_config(isolation="auto")
+        )
+    assert result.execution_result.results == {"value": 42}
