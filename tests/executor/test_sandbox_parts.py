@@ -65,6 +65,23 @@ def test_the_environment_is_exactly_the_allow_list(tmp_path: Path) -> None:
     assert argv.index("--clearenv") < argv.index("--setenv")
 
 
+def test_binds_under_tmp_land_on_the_private_tmp_not_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout (and its venv) under /tmp, as CI may clone it: the private /tmp must be
+    # mounted first, or it would hide the interpreter and the package.
+    from replaycodegen.executor.sandbox import bwrap
+
+    venv = Path("/tmp/some-clone/.venv")
+    monkeypatch.setattr(bwrap, "python_read_only_paths", lambda: (venv,))
+
+    argv = command_for(Path("/tmp/runs/folder"))
+
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    assert argv.index(str(venv)) > tmpfs
+    assert argv.index("/tmp/runs/folder") > tmpfs
+
+
 def test_minimal_cover_drops_nested_and_system_paths(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "c").mkdir()

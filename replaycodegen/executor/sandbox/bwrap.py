@@ -75,19 +75,22 @@ def bwrap_command(
         "--new-session",  # no controlling terminal: no TIOCSTI into the service's tty
         "--cap-drop", "ALL",  # as root, bwrap would otherwise keep its capabilities
     ]  # fmt: skip
-    args += _system_mounts()
-    for path in python_read_only_paths():
-        args += ["--ro-bind", str(path), str(path)]
-    for etc_file in _ETC_FILES:
-        args += ["--ro-bind-try", etc_file, etc_file]
     size = ["--size", str(layout.tmp_size_bytes)] if "--size" in supported else []
+    # Fresh mounts first: binds below may lie under /tmp (a checkout or venv in /tmp)
+    # and must land on top of the private tmpfs, not be hidden by it.
     args += [
         "--proc", "/proc",  # a fresh procfs: only the sandbox's own processes are in it
         "--dev", "/dev",  # null, zero, full, random, urandom, tty, pts; no host devices
         *size, "--tmpfs", "/dev/shm",  # POSIX shared memory (multiprocessing locks)
         *size, "--tmpfs", "/tmp",  # a private, empty /tmp
-        # The only writable host path; after /tmp, so a folder under /tmp is visible.
-        "--bind", str(layout.folder), str(layout.folder),
+    ]  # fmt: skip
+    args += _system_mounts()
+    for path in python_read_only_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    for etc_file in _ETC_FILES:
+        args += ["--ro-bind-try", etc_file, etc_file]
+    args += [
+        "--bind", str(layout.folder), str(layout.folder),  # the only writable host path
         "--ro-bind-data", str(layout.passwd_fd), "/etc/passwd",
         "--ro-bind-data", str(layout.group_fd), "/etc/group",
         "--remount-ro", "/dev",  # nothing new under /dev (its tmpfs is not size-capped)
