@@ -1250,6 +1250,10 @@ def run(
 
             for row in bench_fresh(items, folder, max(profile.record_sizes), profile.record_reps):
                 report.add(Row(**row))
+        if "sandbox" in sections:
+            from bench_sandbox import bench_sandbox
+
+            bench_sandbox(profile.name, report, Row)
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1272,7 +1276,8 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle", "rewrite", "fresh")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle", "rewrite", "fresh",
+            "sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

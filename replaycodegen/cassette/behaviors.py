@@ -1,4 +1,4 @@
-"""The seed's eight predefined behaviours, shipped as hand-authored cassettes."""
+"""The seed's eight predefined behaviours and ``plot``, shipped as hand-authored cassettes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ BEHAVIORS: tuple[str, ...] = (
     "channel_read",
     "security_risk",
     "error_aware",
+    "plot",
 )
 
 

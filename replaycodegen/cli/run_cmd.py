@@ -85,10 +85,13 @@ def _request_data(cassette: Cassette, entry: str | None, query: str | None,
               help="Approve control-system writes (else: prompt on a terminal, or exit 1).")
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
+@click.option("--isolation", type=click.Choice(["auto", "sandbox", "process"]),
+              help="How the code is isolated (default auto: the sandbox when bubblewrap "
+                   "works here; sandbox: refuse without it; process: none).")
 @pass_state
 def run(state: State, behavior: str | None, cassette: str | None, entry: str | None,
         query: str | None, objective: str | None, retries: int | None, timeout: float | None,
-        approve: bool, execution_root: str | None) -> None:
+        approve: bool, execution_root: str | None, isolation: str | None) -> None:
     """Run the service loop offline, answered by a cassette.
 
     Without options it replays the shipped demo cassette: the first attempt fails, the
@@ -148,7 +151,7 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
     with offline_guard(guard_path) as guarded:
         if not guarded:
             out.echo(out.dim("(vcrpy is not installed: live HTTP calls are not blocked)"))
-        config = service_config("run", timeout, execution_root)
+        config = service_config("run", timeout, execution_root, isolation)
         outcome = asyncio.run(drive(service, request, config, printer, approve=approve))
     if outcome.status == FAILED:
         raise RunFailed(f"the run failed: {outcome.message}; fix: allow more attempts with "

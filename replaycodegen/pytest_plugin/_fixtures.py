@@ -142,8 +142,9 @@ def codegen_request() -> PythonExecutionRequest:
 
 
 @pytest.fixture
-def codegen_service(codegen: CodeGenerator) -> PythonExecutorService:
-    """A ``PythonExecutorService`` that generates with ``codegen``."""
+def codegen_service(codegen: CodeGenerator, tmp_path: Path) -> PythonExecutorService:
+    """A ``PythonExecutorService`` that generates with ``codegen``; its execution folders
+    go under the test's ``tmp_path`` (``executions/``) unless the config names a root."""
     from replaycodegen.executor import PythonExecutorService
 
-    return PythonExecutorService(generator=codegen)
+    return PythonExecutorService(generator=codegen, execution_root=tmp_path / "executions")

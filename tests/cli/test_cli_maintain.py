@@ -38,7 +38,7 @@ def leaky(path: Path) -> Path:
 def test_shipped_cassettes_lint_clean(invoke: Invoke) -> None:
     result = invoke("lint", str(shipped_cassettes_dir()))
     assert result.exit_code == 0, result.output
-    assert "9 file(s) checked: 9 clean, 0 finding(s)" in result.stdout
+    assert "10 file(s) checked: 10 clean, 0 finding(s)" in result.stdout  # 9 behaviours + demo
 
 
 def test_a_clean_cassette(invoke: Invoke, sample: Path) -> None:
