@@ -5,13 +5,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import replaycodegen
 from replaycodegen.models import ErrorChainItem, ExecutionError, PythonExecutionRequest
+
+# Imports that the analyser cannot resolve (a computed module name is a MEDIUM finding),
+# so that attack code really runs: the sandbox and the service are the boundary.
+PRELUDE = """\
+def mod(name):
+    return __import__(name)
+
+os = mod("o" + "s")
+"""
+FAKE_SECRET = "sk-FAKE-secret-planted-by-the-test-000000"
+CHECKOUT = Path(replaycodegen.__file__).resolve().parent.parent
+
+
+def attack(body: str, **values: Any) -> str:
+    """The attack's code: the prelude, ``NAME = value`` lines for ``values``, the body."""
+    constants = "".join(f"{name} = {value!r}\n" for name, value in values.items())
+    return PRELUDE + constants + textwrap.dedent(body)
+
+
+async def run_attack(
+    code: str, request: PythonExecutionRequest, config: dict[str, Any]
+) -> dict[str, Any]:
+    """The attack's results (it must end normally and report what it managed)."""
+    from replaycodegen.executor import PythonExecutorService
+
+    service = PythonExecutorService(generator=ScriptedGenerator(code))
+    result = await service.ainvoke(request.model_copy(update={"retries": 1}), config)
+    assert result.execution_result.results is not None
+    return result.execution_result.results
 
 
 class ScriptedGenerator:

@@ -15,7 +15,6 @@ import site
 import socket
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,43 +27,20 @@ from replaycodegen.models import PythonExecutionRequest
 
 from .conftest import ConfigFactory
 from .helpers import (
+    CHECKOUT,
+    FAKE_SECRET,
     NO_CGROUP,
     ProcessWatch,
     ScriptedGenerator,
+    attack,
     ends,
     fails_once,
     requires_cgroup,
     requires_sandbox,
+    run_attack,
 )
 
 pytestmark = requires_sandbox
-
-# Imports that the analyser cannot resolve (a computed module name is a MEDIUM finding).
-PRELUDE = """\
-def mod(name):
-    return __import__(name)
-
-os = mod("o" + "s")
-"""
-FAKE_SECRET = "sk-FAKE-secret-planted-by-the-test-000000"
-CHECKOUT = Path(replaycodegen.__file__).resolve().parent.parent
-
-
-def attack(body: str, **values: Any) -> str:
-    """The attack's code: the prelude, ``NAME = value`` lines for ``values``, the body."""
-    constants = "".join(f"{name} = {value!r}\n" for name, value in values.items())
-    return PRELUDE + constants + textwrap.dedent(body)
-
-
-async def run_attack(
-    code: str, request: PythonExecutionRequest, config: dict[str, Any]
-) -> dict[str, Any]:
-    """The attack's results (it must end normally and report what it managed)."""
-    service = PythonExecutorService(generator=ScriptedGenerator(code))
-    result = await service.ainvoke(request.model_copy(update={"retries": 1}), config)
-    assert result.execution_result.results is not None
-    return result.execution_result.results
-
 
 @pytest.fixture
 def sandboxed(make_config: ConfigFactory) -> ConfigFactory:
