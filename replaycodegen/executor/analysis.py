@@ -50,12 +50,17 @@ class SecurityFinding:
 
 @dataclass(frozen=True)
 class ChannelAccess:
-    """A read or write of the control system; ``channel`` is None when not a literal."""
+    """A read or write of the control system; ``channel`` is None when not a literal.
+
+    ``channels`` are the names one by one (``write_channels({"A": 1, "B": 2})`` is
+    ``("A", "B")``), empty when any of them is computed.
+    """
 
     kind: Literal["read", "write"]
     function: str
     channel: str | None
     line: int
+    channels: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         target = repr(self.channel) if self.channel is not None else "<computed channel>"
@@ -103,6 +108,16 @@ class CodeAnalysis:
     @property
     def reads_channels(self) -> bool:
         return bool(self.channel_reads)
+
+    def written_channels(self) -> frozenset[str] | None:
+        """Every channel the listed writes name: what approving this code allows it to
+        write. None when a write's channel is computed (the approval then covers any)."""
+        names: set[str] = set()
+        for access in self.channel_writes:
+            if not access.channels:
+                return None
+            names.update(access.channels)
+        return frozenset(names)
 
     def all_warnings(self) -> list[str]:
         """Warnings plus findings below HIGH, one line each (what a successful result reports)."""
@@ -202,7 +217,7 @@ class _Analyzer:
         self.bound: set[str] = set()
         self.constants: dict[str, str | None] = {}
         self.path_vars: dict[str, str | None] = {}
-        self.pv_vars: dict[str, str | None] = {}
+        self.pv_vars: dict[str, tuple[str, ...] | None] = {}
         self.star_modules: list[str] = []
         self.uses_epics = False
         self.findings: dict[tuple[str, int], SecurityFinding] = {}
@@ -472,26 +487,40 @@ class _Analyzer:
         self.findings.setdefault((rule, line), SecurityFinding(rule, message, line, risk))
 
     def _add_access(
-        self, kind: Literal["read", "write"], function: str, channel: str | None, line: int
+        self,
+        kind: Literal["read", "write"],
+        function: str,
+        channels: tuple[str, ...] | None,
+        line: int,
     ) -> None:
-        access = ChannelAccess(kind, function, channel, line)
+        shown = ", ".join(channels) if channels else None
+        access = ChannelAccess(kind, function, shown, line, channels or ())
         bucket = self.writes if kind == "write" else self.reads
         if access not in bucket:
             bucket.append(access)
 
-    def _channel_argument(self, call: ast.Call) -> str | None:
+    def _channel_argument(self, call: ast.Call) -> tuple[str, ...] | None:
+        """The channel names of an access, or None when any one is computed (so that an
+        approval never shows fewer channels than the code may write)."""
         node = _argument(call, 0, *_CHANNEL_KEYWORDS)
         if node is None:
             return None
+        elements: list[ast.expr | None]
+        if isinstance(node, ast.List | ast.Tuple):
+            elements = list(node.elts)
+        elif isinstance(node, ast.Dict):  # write_channels({"A": 1, "B": 2}); None: **other
+            elements = list(node.keys)
+        else:
+            elements = [node]
+        names = [self._constant_string(e) for e in elements]
+        if not names or any(n is None for n in names):
+            return None
+        return tuple(n for n in names if n is not None)
+
+    def _constant_string(self, node: ast.expr | None) -> str | None:
         if isinstance(node, ast.Name):
             return self.constants.get(node.id)
-        if isinstance(node, ast.List | ast.Tuple):
-            names = [_string_literal(e) for e in node.elts]
-            return ", ".join(n for n in names if n) or None
-        if isinstance(node, ast.Dict):  # write_channels({"A": 1, "B": 2})
-            keys = [_string_literal(k) for k in node.keys if k is not None]
-            return ", ".join(k for k in keys if k) or None
-        return _string_literal(node)
+        return _string_literal(node) if node is not None else None
 
     def _is_pv_constructor(self, node: ast.expr) -> bool:
         if not isinstance(node, ast.Call):
@@ -546,7 +575,7 @@ class _Analyzer:
 
 @dataclass(frozen=True)
 class _PvReference:
-    channel: str | None
+    channel: tuple[str, ...] | None
 
 
 def _dangerous(qualname: str) -> tuple[str, str] | None:

@@ -4,25 +4,29 @@ Generated code reaches the control system only through the socket the runner han
 (``replaycodegen.runtime`` is the other end). The service answers every read and decides
 every write: without approval a write is refused and recorded as refused, whatever the
 code did to its own process, environment or files. The code's outcome (results or error)
-comes back over the same socket, once. Every frame is size-capped, and so is the number
-of requests.
+comes back over the same socket, once. Every frame is size-capped, and so are the number
+of requests and the bytes of writes the service keeps (every write, done or refused, is
+recorded, so an unbounded stream of them would make the service hold without limit).
+Frames are parsed by ``wirejson``: strict UTF-8, bounded nesting, no lone surrogates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from replaycodegen import runtime
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
+from replaycodegen.executor.wirejson import NestedTooDeeply, parse_untrusted
 
-__all__ = ["ChannelSession", "ControlSystem", "serve_channel"]
+__all__ = ["MAX_WRITE_BYTES", "ChannelSession", "ControlSystem", "serve_channel"]
 
 _INT_DIGITS_LIMIT = 4300  # Python's default int/str conversion limit
+MAX_WRITE_BYTES = 8 * 2**20  # write requests (done or refused) one run may make, as JSON
 
 
 class IntTooLarge(ValueError):
@@ -35,10 +39,16 @@ class IntTooLarge(ValueError):
 
 @dataclass
 class ControlSystem:
-    """The channel values of one execution and what happened to them."""
+    """The channel values of one execution and what happened to them.
+
+    ``writes_allowed`` is the approval; ``approved_channels`` narrows it to the channels
+    the approval listed (None: any channel, as when a listed write's channel was
+    computed, or approval is disabled).
+    """
 
     channels: dict[str, Any]
     writes_allowed: bool
+    approved_channels: Collection[str] | None = None
     writes: list[ChannelWrite] = field(default_factory=list)
     refused: list[RefusedChannelWrite] = field(default_factory=list)
 
@@ -63,14 +73,24 @@ class ControlSystem:
     def _write(self, values: object) -> dict[str, Any]:
         if not isinstance(values, dict) or not values:
             return _error("TypeError", "a write names at least one channel and its value")
+        names = ", ".join(repr(n) for n in values)
         if not self.writes_allowed:
             self.refused.extend(RefusedChannelWrite(str(n), v) for n, v in values.items())
-            names = ", ".join(repr(n) for n in values)
             return _error(
                 "PermissionError",
                 f"write_channel({names}, ...) refused: this code was not approved for "
                 "control-system writes (static analysis found no write, so nobody was "
                 "asked). Call write_channel directly by name so the analyser sees the write.",
+            )
+        approved = self.approved_channels
+        if approved is not None and any(name not in approved for name in values):
+            self.refused.extend(RefusedChannelWrite(str(n), v) for n, v in values.items())
+            listed = ", ".join(repr(n) for n in sorted(approved)) or "no channel"
+            return _error(
+                "PermissionError",
+                f"write_channel({names}, ...) refused: not covered by the approval, which "
+                f"listed writes to {listed} only. Call write_channel directly with the "
+                "channel's name so the analyser lists the write for approval.",
             )
         for name in values:
             if name not in self.channels:
@@ -101,6 +121,7 @@ class ChannelSession:
     outcome_problem: str | None = None
     protocol_problem: str | None = None
     requests: int = 0
+    write_bytes: int = 0
     outcome_received: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -130,11 +151,26 @@ async def serve_channel(sock: socket.socket, session: ChannelSession) -> None:
                 return
             session.requests += 1
             try:
-                request = json.loads(body)
-            except (ValueError, RecursionError):
+                request = parse_untrusted(body)
+            except NestedTooDeeply as exc:
+                await _send(writer, _error("ValueError", f"a control-system value {exc}"))
+                continue
+            except ValueError:
                 session.protocol_problem = "a request that is not valid JSON"
                 await _send(writer, _error("ValueError", session.protocol_problem))
                 return
+            if isinstance(request, dict) and request.get("op") == "write":
+                session.write_bytes += size
+                if session.write_bytes > MAX_WRITE_BYTES:
+                    session.protocol_problem = (
+                        f"more than {MAX_WRITE_BYTES // 2**20} MB of control-system writes "
+                        "in one run"
+                    )
+                    await _send(
+                        writer,
+                        _error("RuntimeError", f"control channel closed: {session.protocol_problem}"),
+                    )
+                    return
             await _send(writer, session.control.answer(request))
     finally:
         writer.close()
@@ -158,14 +194,17 @@ def _frame_problem(kind: bytes, size: int, session: ChannelSession) -> str | Non
 
 def _accept_outcome(body: bytes, session: ChannelSession) -> None:
     try:
-        outcome = json.loads(body, parse_int=_bounded_int)
+        outcome = parse_untrusted(body, parse_int=_bounded_int)
     except IntTooLarge as exc:
         session.outcome_problem = (
             f"results hold an int of {exc.digits} digits, too large to serialise "
             f"(Python's int/str limit is {_INT_DIGITS_LIMIT} digits)"
         )
         return
-    except (ValueError, RecursionError) as exc:
+    except NestedTooDeeply as exc:
+        session.outcome_problem = f"results are {exc}"
+        return
+    except ValueError as exc:
         session.outcome_problem = f"the outcome is not valid JSON ({type(exc).__name__})"
         return
     if isinstance(outcome, dict):

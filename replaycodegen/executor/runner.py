@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,13 +108,15 @@ async def run_code(
     limits: RunLimits,
     channels: Mapping[str, Any],
     writes_allowed: bool,
+    approved_channels: Collection[str] | None = None,
     isolation: Isolation = "auto",
     env: Mapping[str, str] | None = None,
 ) -> RunOutcome:
     """Run ``code`` in ``folder`` (fresh and empty) and collect what it produced.
 
     ``writes_allowed`` is the approval decision: without it every control-system write
-    is refused by the service. ``env`` adds entries to the code's environment.
+    is refused by the service; ``approved_channels`` narrows it to those channels (None:
+    any). ``env`` adds entries to the code's environment.
     """
     mode = resolve_isolation(isolation)
     process_limits = limits.for_process()
@@ -122,7 +124,7 @@ async def run_code(
     with contextlib.closing(FolderFiles(folder)) as files:
         files.write(bootstrap.CODE_FILE_NAME, code.encode("utf-8"))
         seed_matplotlib(folder, code)
-        session = ChannelSession(ControlSystem(dict(channels), writes_allowed))
+        session = ChannelSession(ControlSystem(dict(channels), writes_allowed, approved_channels))
         report = await _run_with_channel(mode, folder, session, process_limits, env or {})
         failure = classify(report, session, process_limits, sandboxed=mode == "sandbox")
         outcome = session.outcome or {}

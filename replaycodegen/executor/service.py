@@ -159,7 +159,14 @@ class PythonExecutorService:
                 "not executed",
                 run.error_chain,
             )
-        result = await self._execute(run, pending.code, pending.analysis, writes_allowed=True)
+        # The approval covers the writes it listed, to the channels it named, no others.
+        result = await self._execute(
+            run,
+            pending.code,
+            pending.analysis,
+            writes_allowed=True,
+            approved_channels=pending.analysis.written_channels(),
+        )
         if result is not None:
             return result
         return await self._attempt_until_done(run)
@@ -215,9 +222,18 @@ class PythonExecutorService:
         return None
 
     async def _execute(
-        self, run: _Run, code: str, analysis: CodeAnalysis, *, writes_allowed: bool
+        self,
+        run: _Run,
+        code: str,
+        analysis: CodeAnalysis,
+        *,
+        writes_allowed: bool,
+        approved_channels: frozenset[str] | None = None,
     ) -> PythonServiceResult | None:
-        """Run approved code; the result, or None after recording the failure."""
+        """Run approved code; the result, or None after recording the failure.
+
+        ``approved_channels`` narrows ``writes_allowed`` to those channels (None: any).
+        """
         settings = run.settings
         try:
             root = self._root(settings)
@@ -236,6 +252,7 @@ class PythonExecutorService:
                 ),
                 channels=settings.channels,
                 writes_allowed=writes_allowed,
+                approved_channels=approved_channels,
                 isolation=settings.isolation,
                 env=settings.env,
             )
