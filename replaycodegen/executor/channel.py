@@ -166,10 +166,8 @@ async def serve_channel(sock: socket.socket, session: ChannelSession) -> None:
                         f"more than {MAX_WRITE_BYTES // 2**20} MB of control-system writes "
                         "in one run"
                     )
-                    await _send(
-                        writer,
-                        _error("RuntimeError", f"control channel closed: {session.protocol_problem}"),
-                    )
+                    closing = f"control channel closed: {session.protocol_problem}"
+                    await _send(writer, _error("RuntimeError", closing))
                     return
             await _send(writer, session.control.answer(request))
     finally:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.errors import ApprovalRequired, CodeRuntimeError
+from replaycodegen.errors import ApprovalRequired
 from replaycodegen.executor import PythonExecutorService
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
 from replaycodegen.models import PythonExecutionRequest
@@ -196,7 +196,9 @@ libc.syscall(KEYCTL, 1, b"replaycodegen-attack-test")  # join a new session keyr
 payload = SECRET.encode()
 assert libc.syscall(ADD_KEY, b"user", b"attack-secret", payload, len(payload), -3) > 0
 config = {"configurable": {"execution": {"execution_root": ROOT, "isolation": ISOLATION}}}
-request = PythonExecutionRequest(user_query="q", task_objective="t", execution_folder_name="keyring", retries=1)
+request = PythonExecutionRequest(
+    user_query="q", task_objective="t", execution_folder_name="keyring", retries=1
+)
 result = asyncio.run(PythonExecutorService(generator=Generator()).ainvoke(request, config))
 print(json.dumps(result.execution_result.results))
 """
