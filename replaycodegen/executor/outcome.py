@@ -28,6 +28,16 @@ def classify(
 ) -> RunFailure | None:
     """None when the code ran and reported a results dict; the failure otherwise."""
     failure = _failure(report, session, limits, sandboxed=sandboxed)
+    if failure is not None and failure.error_type == "TimeoutError" and report.oom_killed:
+        # Memory held in the sandbox's tmpfs cannot be reclaimed (swap is off): the tree
+        # can stall at the limit until the deadline instead of dying at once.
+        failure = RunFailure(
+            failure.error_type,
+            f"{failure.message} (the code's processes were at the memory limit "
+            f"execution.memory_limit_mb={limits.memory_limit_mb}; files in /tmp and "
+            "/dev/shm count towards it)",
+            failure.traceback,
+        )
     if failure is not None and report.process_limit_hit:
         return RunFailure(
             failure.error_type,
@@ -62,7 +72,31 @@ def _failure(
         )
     if session.outcome is None:
         return _no_outcome(report, session, limits, sandboxed=sandboxed)
-    return _reported_failure(session.outcome, limits)
+    reported = _reported_failure(session.outcome, limits)
+    if reported is None and report.exited_on_its_own and report.returncode != 0:
+        return _contradicted_success(report, sandboxed=sandboxed)
+    return reported
+
+
+def _contradicted_success(report: ProcessReport, *, sandboxed: bool) -> RunFailure:
+    """The code reported success, then its process failed on its own (a forged outcome
+    frame before an exception, a crash after the report): the process's end wins."""
+    tail = report.stderr[-2000:] or None
+    number = _signal_number(report.returncode, sandboxed=sandboxed)
+    if number is not None:
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        return RunFailure(
+            "ProcessKilled",
+            f"ProcessKilled: the process was killed by {name} after reporting success; "
+            "its report is not trusted",
+            tail,
+        )
+    return RunFailure(
+        "ProcessExited",
+        f"ProcessExited: the process exited with code {report.returncode} after reporting "
+        "success; its report is not trusted (the bootstrap exits 0 after a success)",
+        tail,
+    )
 
 
 def _reported_failure(outcome: dict[str, Any], limits: ProcessLimits) -> RunFailure | None:

@@ -35,6 +35,7 @@ from .helpers import (
     attack,
     execution_folders,
     fails_once,
+    requires_cgroup,
     requires_sandbox,
     run_attack,
 )
@@ -545,3 +546,28 @@ getattr(os, "ki" + "ll")(os.getpid(), signal.SIGSEGV)
 
     assert error.error_type == "ProcessKilled"
     assert "SIGSEGV" in error.error_message
+
+
+@requires_sandbox
+@requires_cgroup
+async def test_memory_held_in_the_private_tmp_counts_and_is_named(
+    exec_request: PythonExecutionRequest, sandboxed: ConfigFactory
+) -> None:
+    # tmpfs pages are charged to the run's cgroup; with swap off they cannot be reclaimed
+    # until the sandbox is gone, so the kernel kills the writer, or the tree stalls at the
+    # limit until the timeout: either way the failure names the memory limit.
+    code = attack(
+        """
+        path = "/" + "tmp/fill"
+        with open(path, "wb") as handle:
+            for _ in range(300):
+                handle.write(b"x" * 2**20)
+        results = {}
+        """
+    )
+    config = sandboxed(memory_limit_mb=100, max_disk_mb=400, timeout_seconds=3)
+
+    error = await fails_once(code, exec_request, config)
+
+    assert error.error_type in ("MemoryError", "TimeoutError")
+    assert "execution.memory_limit_mb=100" in error.error_message

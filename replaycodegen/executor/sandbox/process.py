@@ -104,6 +104,7 @@ class ProcessReport:
     oom_killed: bool = False
     process_limit_hit: bool = False
     cgroup_used: bool = False
+    exited_on_its_own: bool = False  # ended before any kill of ours: returncode is its own
 
 
 def _factory(reader: _PipeReader) -> Callable[[], _PipeReader]:
@@ -165,14 +166,15 @@ async def run_process(spec: LaunchSpec, *, finished: asyncio.Event | None = None
         )
     )
     exit_task = asyncio.create_task(_wait_for_exit(process))
-    timed_out = False
+    timed_out = exited_on_its_own = False
     try:
         await asyncio.wait(
             {exit_task, disk_stop},
             timeout=limits.timeout_seconds,
             return_when=asyncio.FIRST_COMPLETED,
         )
-        if not exit_task.done() and not disk_stop.done():
+        exited_on_its_own = exit_task.done()
+        if not exited_on_its_own and not disk_stop.done():
             timed_out = finished is None or not finished.is_set()
     finally:
         watcher.cancel()
@@ -202,6 +204,7 @@ async def run_process(spec: LaunchSpec, *, finished: asyncio.Event | None = None
         oom_killed=oom_killed,
         process_limit_hit=process_limit_hit,
         cgroup_used=cgroup is not None,
+        exited_on_its_own=exited_on_its_own,
     )
 
 
