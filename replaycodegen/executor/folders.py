@@ -3,14 +3,16 @@ files written and read safely inside a folder the code controlled, and pruning.
 
 - The root is private: by default a fresh ``mkdtemp`` (mode 0700) per service; a
   configured root is created 0700 when missing and refused when it is a symlink, not a
-  directory, not owned by this user, or writable by group or others.
+  directory, not owned by this user, or open to group or others at all.
 - While code runs, its folder is its own: it may plant symlinks, directories or FIFOs
   under any name. So the service writes its files (``generated_code.py``,
   ``control_system.json``, ``outcome.json``, the notebook) through a descriptor of the
   folder opened before the run, into a new temp file (``O_EXCL | O_NOFOLLOW``) renamed
   over the name; it reads figures with ``O_NOFOLLOW``, regular files only, size-capped.
+- After the run, ``FolderFiles.secure`` undoes what the code may have left to others: the
+  folder's mode, set-id bits, trees too deep for other tools (``foldertree``).
 - ``prune`` keeps the newest ``keep`` finished folders of a root (and the ones the
-  caller protects, e.g. this service's failed attempts).
+  caller protects, e.g. this service's failed attempts); removal works at any depth.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import errno
 import logging
 import os
 import re
-import shutil
 import stat
 import tempfile
 import uuid
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from replaycodegen.errors import ExecutionStorageError
 from replaycodegen.executor.config import ExecutorConfigError
+from replaycodegen.executor.foldertree import remove_tree, secure_tree
 
 __all__ = [
     "COMPLETION_MARKER",
@@ -83,13 +85,16 @@ def ensure_private_root(root: Path) -> Path:
         problem = "is not a directory"
     elif info.st_uid != os.geteuid():
         problem = f"belongs to uid {info.st_uid}, not to you (uid {os.geteuid()})"
-    elif info.st_mode & 0o022:
-        problem = f"is writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
+    elif info.st_mode & 0o077:
+        # Entering it is enough: the code owns its folder while it runs and can open it
+        # to everyone, with a set-user-ID program of the service's user inside.
+        mode = stat.S_IMODE(info.st_mode)
+        problem = f"is open to group or others (mode {mode:o}; it must be 700)"
     if problem is not None:
         raise ExecutorConfigError(
             f"configurable.execution.execution_root={str(root)!r} {problem}: another user "
-            f"could read the generated code or forge its results; fix: {_ROOT_FIX} "
-            "(or leave it unset for a fresh private one)"
+            f"could read the generated code, forge its results or run what it left; fix: "
+            f"{_ROOT_FIX} (`chmod 700` it, or leave it unset for a fresh private one)"
         )
     return root
 
@@ -119,6 +124,11 @@ class FolderFiles:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+    def secure(self, *, max_depth: int, owner: tuple[int, int] | None = None) -> None:
+        """After the run: the folder back to 0700 (and to ``owner``), no set-id bits, no
+        directory deeper than ``max_depth`` (see ``foldertree.secure_tree``)."""
+        secure_tree(self._fd, max_depth=max_depth, owner=owner)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -208,21 +218,12 @@ def prune(root: Path, keep: int, protected: Iterable[Path] = ()) -> list[Path]:
 
 
 def _remove_tree(folder: Path) -> None:
-    """``shutil.rmtree`` (descriptor-based: no symlink is followed), making directories
-    the code locked (mode 000) writable again first."""
-
-    def unlock(function: object, path: str, info: object) -> None:
-        for target in (os.path.dirname(path), path):
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(os.lstat(target).st_mode):  # never chmod through a link
-                    os.chmod(target, 0o700)
-
-    shutil.rmtree(folder, onerror=unlock)
-    if os.path.lexists(folder):
-        with contextlib.suppress(OSError):
-            shutil.rmtree(folder)
-        if os.path.lexists(folder):
-            logger.warning("could not remove the old execution folder %s", folder)
+    """Remove an old folder whatever the code left in it (any depth, locked directories,
+    links: none is followed); a folder that cannot be removed is logged and kept."""
+    try:
+        remove_tree(folder)
+    except OSError as exc:
+        logger.warning("could not remove the old execution folder %s: %s", folder, exc)
 
 
 def _storage_error(path: Path, exc: OSError, action: str) -> ExecutionStorageError:

@@ -47,6 +47,7 @@ from replaycodegen.executor.sandbox import (
     run_process,
     sandbox_status,
 )
+from replaycodegen.executor.sandbox.diskwatch import MAX_DEPTH
 from replaycodegen.runtime import STATE_FILE_NAME
 
 __all__ = [
@@ -126,6 +127,8 @@ async def run_code(
         seed_matplotlib(folder, code)
         session = ChannelSession(ControlSystem(dict(channels), writes_allowed, approved_channels))
         report = await _run_with_channel(mode, folder, session, process_limits, env or {})
+        # The code is gone: undo what it may have left to others before anything is kept.
+        await asyncio.to_thread(files.secure, max_depth=MAX_DEPTH)
         failure = classify(report, session, process_limits, sandboxed=mode == "sandbox")
         outcome = session.outcome or {}
         results = outcome.get("results") if failure is None else None

@@ -64,6 +64,11 @@ def _group_writable(path: Path) -> None:
     path.chmod(0o777)
 
 
+def _others_may_enter(path: Path) -> None:
+    path.mkdir()
+    path.chmod(0o755)  # a plain mkdir: the code could open its folder and leave a tool
+
+
 def _symlink(path: Path) -> None:
     real = path.with_name("real-root")
     real.mkdir(mode=0o700)
@@ -77,7 +82,8 @@ def _a_file(path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (_group_writable, "is writable by group or others (mode 777)"),
+        (_group_writable, "is open to group or others (mode 777; it must be 700)"),
+        (_others_may_enter, "is open to group or others (mode 755; it must be 700)"),
         (_symlink, "is a symlink"),
         (_a_file, "is not a directory"),
     ],
