@@ -1,8 +1,9 @@
 """Start one child (the sandbox, or the bare interpreter), bound it, wait for it exactly.
 
 - The child gets its own session and process group, its own cgroup when one can be made
-  (memory across the whole tree, swap off, a process cap), and rlimits: address space
-  per process, file size per file, no core dumps, and ``RLIMIT_NPROC`` where it counts.
+  (memory across the whole tree, swap off, a process cap), rlimits (address space per
+  process, file size per file, no core dumps, and ``RLIMIT_NPROC`` where it counts), and
+  a new empty session keyring (``keyring``).
 - The wait is on the process itself (a pidfd in the event loop), never on its pipes: a
   grandchild that keeps stdout open cannot make quick code look slow, and at the
   deadline the whole tree is killed (process group, cgroup, and under bubblewrap the pid
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from replaycodegen.executor.sandbox.cgroups import TreeCgroup
 from replaycodegen.executor.sandbox.diskwatch import measure_folder, watch_folder
+from replaycodegen.executor.sandbox.keyring import session_keyring_joiner
 
 __all__ = ["CappedOutput", "LaunchSpec", "ProcessLimits", "ProcessReport", "run_process"]
 
@@ -244,12 +246,15 @@ def _spawn(spec: LaunchSpec, cgroup: TreeCgroup | None) -> subprocess.Popen[byte
 
 def _child_setup(spec: LaunchSpec, cgroup: TreeCgroup | None) -> Callable[[], None]:
     limits = _rlimits(spec.limits, spec.in_user_namespace)
+    join_new_keyring = session_keyring_joiner()
 
     def setup() -> None:  # runs in the child between fork and exec
         if cgroup is not None:
             cgroup.join_in_child()
         for which, value in limits:
             resource.setrlimit(which, (value, value))
+        if join_new_keyring is not None:
+            join_new_keyring()  # the service's session keyring stays out of reach
 
     return setup
 
