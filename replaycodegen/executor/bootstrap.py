@@ -237,7 +237,48 @@ def _report(reporter: Any, outcome: dict[str, Any], folder: Path) -> None:
         pass  # the code closed the channel: the executor reports the missing outcome
 
 
+SANDBOX_USER_ENV = "REPLAYCODEGEN_SANDBOX_USER"  # sandbox/userns.py: the handover
+_MAX_USER_NAMESPACES = "/proc/sys/user/max_user_namespaces"
+
+
+def enter_sandbox_user() -> None:
+    """Under a root service's sandbox, leave uid 0 for the sandbox user for good, before
+    any generated code exists in this process (see ``sandbox/userns.py``)."""
+    wanted = os.environ.pop(SANDBOX_USER_ENV, None)
+    if not wanted:
+        return
+    uid, gid = (int(part) for part in wanted.split(":"))
+    try:  # what bubblewrap's --disable-userns does: no nested user namespace
+        with open(_MAX_USER_NAMESPACES, "w", encoding="ascii") as handle:
+            handle.write("0")
+    except OSError:
+        pass
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from uid 0 to another: every capability is gone
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+        raise SystemExit(f"replaycodegen sandbox: could not switch to uid {uid}")
+
+
+def close_inherited_descriptors() -> None:
+    """Close every descriptor but stdio and the control channel before the code runs
+    (bubblewrap leaves its --userns-block-fd open in the sandbox, for one)."""
+    keep = {0, 1, 2}
+    with contextlib.suppress(ValueError):
+        keep.add(int(os.environ.get("REPLAYCODEGEN_CONTROL_FD", "")))
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        if name.isdigit() and int(name) not in keep:
+            with contextlib.suppress(OSError):
+                os.close(int(name))
+
+
 def main() -> int:
+    enter_sandbox_user()
+    close_inherited_descriptors()
     folder = Path.cwd()
     reporter = _reporter()
     outcome = run(folder)

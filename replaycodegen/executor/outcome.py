@@ -143,7 +143,7 @@ def _no_outcome(
     report: ProcessReport, session: ChannelSession, limits: ProcessLimits, *, sandboxed: bool
 ) -> RunFailure:
     tail = report.stderr[-2000:] or None
-    setup = _sandbox_setup_error(report.stderr) if sandboxed else None
+    setup = (_sandbox_setup_error(report.stderr) if sandboxed else None) or report.setup_problem
     if setup is not None:
         return RunFailure(
             "SandboxError",

@@ -24,7 +24,7 @@ from typing import Any
 from replaycodegen.executor import bootstrap
 from replaycodegen.executor.channel import ChannelSession, ControlSystem, serve_channel
 from replaycodegen.executor.config import DEFAULT_MAX_DISK_MB, DEFAULT_MAX_PROCESSES, Isolation
-from replaycodegen.executor.environment import child_environment
+from replaycodegen.executor.environment import MPL_CONFIG_DIR_NAME, child_environment
 from replaycodegen.executor.folders import COMPLETION_MARKER, FolderFiles, create_execution_folder
 from replaycodegen.executor.mplcache import seed_matplotlib
 from replaycodegen.executor.notebook import (
@@ -47,7 +47,15 @@ from replaycodegen.executor.sandbox import (
     run_process,
     sandbox_status,
 )
+from replaycodegen.executor.sandbox.bwrap import SANDBOX_GID, SANDBOX_UID
 from replaycodegen.executor.sandbox.diskwatch import MAX_DEPTH
+from replaycodegen.executor.sandbox.userns import (
+    HOST_GID,
+    HOST_UID,
+    SANDBOX_USER_ENV,
+    UserNamespaceHandover,
+    runs_as_host_root,
+)
 from replaycodegen.runtime import STATE_FILE_NAME
 
 __all__ = [
@@ -125,10 +133,14 @@ async def run_code(
     with contextlib.closing(FolderFiles(folder)) as files:
         files.write(bootstrap.CODE_FILE_NAME, code.encode("utf-8"))
         seed_matplotlib(folder, code)
+        handover = mode == "sandbox" and runs_as_host_root()
+        if handover:
+            _lend_to_sandbox_user(folder)
         session = ChannelSession(ControlSystem(dict(channels), writes_allowed, approved_channels))
         report = await _run_with_channel(mode, folder, session, process_limits, env or {})
         # The code is gone: undo what it may have left to others before anything is kept.
-        await asyncio.to_thread(files.secure, max_depth=MAX_DEPTH)
+        owner = (os.geteuid(), os.getegid()) if handover else None
+        await asyncio.to_thread(files.secure, max_depth=MAX_DEPTH, owner=owner)
         failure = classify(report, session, process_limits, sandboxed=mode == "sandbox")
         outcome = session.outcome or {}
         results = outcome.get("results") if failure is None else None
@@ -199,15 +211,30 @@ async def _run_with_channel(
                 cleanup.callback(os.close, fd)
             status = sandbox_status()
             assert status.bwrap is not None
-            layout = SandboxLayout(folder, env, limits.max_disk_mb * 2**20, *data_fds)
+            handover = None
+            if runs_as_host_root():  # the code must not be host uid 0: see sandbox/userns.py
+                handover = UserNamespaceHandover(SANDBOX_UID, SANDBOX_GID)
+                cleanup.callback(handover.close)
+                env[SANDBOX_USER_ENV] = f"{SANDBOX_UID}:{SANDBOX_GID}"
+            layout = SandboxLayout(
+                folder,
+                env,
+                limits.max_disk_mb * 2**20,
+                passwd_fd=data_fds[0],
+                group_fd=data_fds[1],
+                handover=handover.child_fds if handover else None,
+            )
             spec = LaunchSpec(
                 argv=bwrap_command(status.bwrap, layout, command, status.features),
                 env={},  # bubblewrap itself gets nothing; the code gets the allow-list
                 cwd=folder,
                 folder=folder,
                 limits=limits,
-                pass_fds=(child_end.fileno(), *data_fds),
+                pass_fds=(
+                    child_end.fileno(), *data_fds, *(handover.child_fds if handover else ())
+                ),
                 in_user_namespace=True,
+                handover=handover,
             )
         else:
             spec = LaunchSpec(
@@ -224,6 +251,18 @@ async def _run_with_channel(
         finally:
             cleanup.close()  # before waiting: the channel ends when the child's copies do
             await _stop_serving(server)
+
+
+def _lend_to_sandbox_user(folder: Path) -> None:
+    """Give the fresh folder (and the font cache copied into it) to the host user the
+    sandbox's code runs as under a root service; 0711 so that bubblewrap's own uid 0,
+    without capabilities, can still enter it. ``FolderFiles.secure`` takes it back."""
+    os.chown(folder, HOST_UID, HOST_GID)
+    os.chmod(folder, 0o711)
+    cache = folder / MPL_CONFIG_DIR_NAME
+    if cache.is_dir() and not cache.is_symlink():
+        for path in (cache, *cache.iterdir()):
+            os.chown(path, HOST_UID, HOST_GID, follow_symlinks=False)
 
 
 def _data_fd(text: str) -> int:

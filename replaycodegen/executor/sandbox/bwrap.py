@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import replaycodegen
+from replaycodegen.executor.sandbox.userns import HANDOVER_CAPABILITIES
 
 __all__ = [
     "SANDBOX_GID",
@@ -50,13 +51,18 @@ _ETC_FILES = (
 
 @dataclass(frozen=True)
 class SandboxLayout:
-    """What differs between executions: the folder, the environment, the data fds."""
+    """What differs between executions: the folder, the environment, the data fds.
+
+    ``handover``: bubblewrap's (``--info-fd``, ``--userns-block-fd``) when the service
+    writes the user maps itself (a root service: see ``userns``).
+    """
 
     folder: Path
     env: Mapping[str, str]
     tmp_size_bytes: int
     passwd_fd: int
     group_fd: int
+    handover: tuple[int, int] | None = None
 
 
 def bwrap_command(
@@ -69,13 +75,20 @@ def bwrap_command(
     """
     supported = frozenset(features)
     args = [bwrap]
-    args += _namespaces(supported)
+    args += _namespaces(supported, handover=layout.handover is not None)
     args += [
         "--die-with-parent",  # if the service dies, the sandbox dies with it
         "--new-session",  # no controlling terminal: no TIOCSTI into the service's tty
         "--cap-drop", "ALL",  # as root, bwrap would otherwise keep its capabilities
     ]  # fmt: skip
+    if layout.handover is not None:
+        info_fd, block_fd = layout.handover
+        args += ["--info-fd", str(info_fd), "--userns-block-fd", str(block_fd)]
+        for capability in HANDOVER_CAPABILITIES:  # for the bootstrap's switch to 1000 only
+            args += ["--cap-add", capability]
     size = ["--size", str(layout.tmp_size_bytes)] if "--size" in supported else []
+    # Sticky and writable for all, as usual (bwrap makes a tmpfs 0755 for its own uid 0).
+    size += ["--perms", "1777"] if "--perms" in supported else []
     # Fresh mounts first: binds below may lie under /tmp (a checkout or venv in /tmp)
     # and must land on top of the private tmpfs, not be hidden by it.
     args += [
@@ -85,7 +98,13 @@ def bwrap_command(
         *size, "--tmpfs", "/tmp",  # a private, empty /tmp
     ]  # fmt: skip
     args += _system_mounts()
-    for path in python_read_only_paths():
+    read_only = python_read_only_paths()
+    # The parents of the binds as plain 0755 directories: bubblewrap would make them
+    # 0700 (for its own uid 0), which the sandbox user of a root service cannot pass.
+    binds = [*read_only, layout.folder, *(Path(f) for f in (*_ETC_FILES, "/etc/passwd"))]
+    for parent in _parents_to_create(binds):
+        args += ["--dir", str(parent)]
+    for path in read_only:
         args += ["--ro-bind", str(path), str(path)]
     for etc_file in _ETC_FILES:
         args += ["--ro-bind-try", etc_file, etc_file]
@@ -95,6 +114,12 @@ def bwrap_command(
         "--ro-bind-data", str(layout.group_fd), "/etc/group",
         "--remount-ro", "/dev",  # nothing new under /dev (its tmpfs is not size-capped)
         "--remount-ro", "/",  # the sandbox root: no writes outside the mounts above
+    ]  # fmt: skip
+    if layout.handover is None:
+        # No write to /proc/sys or any other file there. (Under the handover the
+        # bootstrap writes one setting first, and the code is not host root anyway.)
+        args += ["--remount-ro", "/proc"]
+    args += [
         "--chdir", str(layout.folder),
         "--hostname", SANDBOX_HOSTNAME,
         "--uid", str(SANDBOX_UID),
@@ -107,7 +132,7 @@ def bwrap_command(
     return args
 
 
-def _namespaces(supported: frozenset[str]) -> list[str]:
+def _namespaces(supported: frozenset[str], *, handover: bool) -> list[str]:
     args = [
         "--unshare-user",  # unprivileged inside: the code's uid maps to the service's only
         "--unshare-pid",  # the code sees only its own processes, cannot signal the service
@@ -117,9 +142,25 @@ def _namespaces(supported: frozenset[str]) -> list[str]:
     ]
     if "--unshare-cgroup-try" in supported:
         args.append("--unshare-cgroup-try")  # host cgroup paths hidden where possible
-    if "--disable-userns" in supported:
+    if "--disable-userns" in supported and not handover:
         args.append("--disable-userns")  # no nested user namespaces (kernel attack surface)
     return args
+
+
+def _parents_to_create(destinations: Iterable[Path]) -> list[Path]:
+    """The ancestors of ``destinations`` that bubblewrap would create itself, parents
+    first: not ``/`` or the fresh mounts, nothing inside a host directory bound there
+    (it exists on the host already)."""
+    targets = [Path(d) for d in destinations]
+    host_dirs = [*targets, *(Path(p) for p in _SYSTEM_DIRS)]
+    fresh = {Path(p) for p in ("/", "/tmp", "/dev", "/proc")}
+    parents: set[Path] = set()
+    for target in targets:
+        for parent in target.parents:
+            if parent in fresh or any(parent == d or d in parent.parents for d in host_dirs):
+                continue
+            parents.add(parent)
+    return sorted(parents, key=lambda p: (len(p.parts), str(p)))
 
 
 def _system_mounts() -> list[str]:

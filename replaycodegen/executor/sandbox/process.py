@@ -32,6 +32,7 @@ from pathlib import Path
 from replaycodegen.executor.sandbox.cgroups import TreeCgroup
 from replaycodegen.executor.sandbox.diskwatch import measure_folder, watch_folder
 from replaycodegen.executor.sandbox.keyring import session_keyring_joiner
+from replaycodegen.executor.sandbox.userns import HandoverFailed, UserNamespaceHandover
 
 __all__ = ["CappedOutput", "LaunchSpec", "ProcessLimits", "ProcessReport", "run_process"]
 
@@ -66,6 +67,7 @@ class LaunchSpec:
     limits: ProcessLimits
     pass_fds: tuple[int, ...] = ()
     in_user_namespace: bool = False
+    handover: UserNamespaceHandover | None = None  # a root service writes the maps
 
 
 @dataclass
@@ -107,6 +109,7 @@ class ProcessReport:
     process_limit_hit: bool = False
     cgroup_used: bool = False
     exited_on_its_own: bool = False  # ended before any kill of ours: returncode is its own
+    setup_problem: str | None = None  # the sandbox could not be set up (the handover)
 
 
 def _factory(reader: _PipeReader) -> Callable[[], _PipeReader]:
@@ -142,6 +145,7 @@ async def run_process(spec: LaunchSpec, *, finished: asyncio.Event | None = None
         cgroup = None
         process = _spawn(spec, None)
         assert process is not None
+    setup_problem = await _hand_over(spec, process)
     loop = asyncio.get_running_loop()
     stdout, stderr = CappedOutput(limits.max_output_bytes), CappedOutput(limits.max_output_bytes)
     pipes = []
@@ -207,7 +211,25 @@ async def run_process(spec: LaunchSpec, *, finished: asyncio.Event | None = None
         process_limit_hit=process_limit_hit,
         cgroup_used=cgroup is not None,
         exited_on_its_own=exited_on_its_own,
+        setup_problem=setup_problem,
     )
+
+
+async def _hand_over(spec: LaunchSpec, process: subprocess.Popen[bytes]) -> str | None:
+    """Write the sandbox's user maps (a root service, see ``userns``); on failure kill
+    bubblewrap before it may go on, and say why."""
+    handover = spec.handover
+    if handover is None:
+        return None
+    handover.started()
+    try:
+        await asyncio.to_thread(handover.complete)
+    except (HandoverFailed, OSError) as exc:
+        _kill_tree(process, None)
+        return str(exc)
+    finally:
+        handover.close()
+    return None
 
 
 def _new_cgroup(limits: ProcessLimits) -> TreeCgroup | None:
