@@ -21,12 +21,20 @@ from typing import Any
 
 from replaycodegen import runtime
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
-from replaycodegen.executor.wirejson import NestedTooDeeply, parse_untrusted
+from replaycodegen.executor.wirejson import NestedTooDeeply, TooManyContainers, parse_untrusted
 
-__all__ = ["MAX_WRITE_BYTES", "ChannelSession", "ControlSystem", "serve_channel"]
+__all__ = [
+    "MAX_REQUEST_TOTAL_BYTES",
+    "MAX_WRITE_BYTES",
+    "ChannelSession",
+    "ControlSystem",
+    "serve_channel",
+]
 
 _INT_DIGITS_LIMIT = 4300  # Python's default int/str conversion limit
-MAX_WRITE_BYTES = 8 * 2**20  # write requests (done or refused) one run may make, as JSON
+MAX_WRITE_BYTES = 4 * 2**20  # write requests (done or refused) one run may make, as JSON
+# All requests of one run: what the service parses for the code is bounded too.
+MAX_REQUEST_TOTAL_BYTES = 64 * 2**20
 
 
 class IntTooLarge(ValueError):
@@ -121,6 +129,7 @@ class ChannelSession:
     outcome_problem: str | None = None
     protocol_problem: str | None = None
     requests: int = 0
+    request_bytes: int = 0
     write_bytes: int = 0
     outcome_received: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -150,9 +159,10 @@ async def serve_channel(sock: socket.socket, session: ChannelSession) -> None:
                 session.outcome_received.set()
                 return
             session.requests += 1
+            session.request_bytes += size
             try:
                 request = parse_untrusted(body)
-            except NestedTooDeeply as exc:
+            except (NestedTooDeeply, TooManyContainers) as exc:
                 await _send(writer, _error("ValueError", f"a control-system value {exc}"))
                 continue
             except ValueError:
@@ -187,6 +197,8 @@ def _frame_problem(kind: bytes, size: int, session: ChannelSession) -> str | Non
         return f"a request of {size} bytes is over {runtime.MAX_REQUEST_BYTES}"
     if session.requests >= runtime.MAX_REQUESTS:
         return f"more than {runtime.MAX_REQUESTS} control-system requests in one run"
+    if session.request_bytes + size > MAX_REQUEST_TOTAL_BYTES:
+        return f"more than {MAX_REQUEST_TOTAL_BYTES // 2**20} MB of control-system requests"
     return None
 
 
@@ -201,6 +213,11 @@ def _accept_outcome(body: bytes, session: ChannelSession) -> None:
         return
     except NestedTooDeeply as exc:
         session.outcome_problem = f"results are {exc}"
+        return
+    except TooManyContainers as exc:
+        session.outcome_problem = (
+            f"results hold {exc}; return summaries, write large data to files"
+        )
         return
     except ValueError as exc:
         session.outcome_problem = f"the outcome is not valid JSON ({type(exc).__name__})"

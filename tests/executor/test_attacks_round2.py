@@ -349,6 +349,55 @@ os._exit(0)
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_an_outcome_of_a_million_empty_lists_is_refused_before_it_is_parsed(
+    exec_request: PythonExecutionRequest, make_config: ConfigFactory, isolation: str
+) -> None:
+    # 3.3 MB of "[]," is 1.1 million lists: 70 MB of the service's memory, and a 64 MB
+    # outcome of it would be 1.4 GB.
+    code = attack(
+        FORGE_OUTCOME
+        + """
+body = ('{"status": "ok", "execution_time": 0.0, "results": {"rows": ['
+        + "[]," * 1_100_000 + '[]]}}').encode()
+channel.sendall(b"O" + struct.pack(">I", len(body)) + body)
+os._exit(0)
+"""
+    )
+
+    error = await fails_once(code, exec_request, make_config(isolation=isolation))
+
+    assert error.error_type == "InvalidResults"
+    assert "more than 1,000,000 lists and dicts" in error.error_message
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_what_the_service_parses_for_the_code_is_bounded_in_bytes(
+    exec_request: PythonExecutionRequest, make_config: ConfigFactory, isolation: str
+) -> None:
+    # Reads are not kept, but each is parsed: 100,000 of 1 MB were 100 GB of work.
+    code = attack(
+        """
+        name = "x" * 1_000_000
+        answers = 0
+        try:
+            for _ in range(80):
+                try:
+                    read_channel(name)
+                except KeyError:
+                    answers += 1
+        except Exception as exc:
+            stopped = str(exc)
+        results = {"answers": answers}
+        """
+    )
+
+    error = await fails_once(code, exec_request, make_config(isolation=isolation))
+
+    assert error.error_type == "ControlChannelError"
+    assert "more than 64 MB of control-system requests" in error.error_message
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
 async def test_lone_surrogates_and_undecodable_file_names_come_back_as_text(
     exec_request: PythonExecutionRequest, make_config: ConfigFactory, isolation: str
 ) -> None:
