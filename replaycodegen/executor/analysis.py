@@ -132,6 +132,7 @@ _DANGEROUS_MODULES = {
     "_posixsubprocess": "runs external commands via _posixsubprocess",
     "pty": "spawns processes via pty",
     "ctypes": "loads native code via ctypes",
+    "_ctypes": "loads native code via _ctypes",
     "socket": "opens network connections via socket",
     "_socket": "opens network connections via _socket",
 }
@@ -155,12 +156,50 @@ _DYNAMIC_CODE = {
     "builtins.exec": "executes dynamic code via exec()",
     "builtins.compile": "compiles dynamic code via compile()",
 }
+# What runs code handed to it as data (a pickle names any callable to call) or a file.
+_UNPICKLING = frozenset({"load", "loads", "Unpickler"})
+_UNPICKLING_MESSAGE = "runs whatever the data names via {} (unpickling calls functions)"
+_SIGNAL_FUNCTIONS = frozenset({"signal.pidfd_send_signal"})
+# Event-loop methods (any receiver, once asyncio is imported): processes and network.
+_LOOP_PROCESS_METHODS = frozenset({"subprocess_exec", "subprocess_shell"})
+_LOOP_NETWORK_METHODS = frozenset(
+    {
+        "create_connection", "create_server", "create_unix_connection",
+        "create_unix_server", "create_datagram_endpoint", "sock_connect",
+    }
+)  # fmt: skip
 _DYNAMIC_IMPORTS = frozenset(
     {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
 _OPEN_FUNCTIONS = frozenset({"builtins.open", "io.open", "codecs.open"})
 _OS_OPEN_WRITE_FLAGS = frozenset({"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"})
-_OS_DELETE_FUNCTIONS = frozenset({"os.remove", "os.unlink", "os.rmdir", "os.removedirs"})
+# Functions that change a path, and which of their arguments (position, keywords) are
+# the paths changed: the target of a rename or copy as much as its source.
+_PATH_ARGUMENTS_0 = (0, ("path", "src"))
+_PATH_ARGUMENTS_1 = (1, ("dst",))
+_PATH_CHANGING_FUNCTIONS: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
+    **{
+        f"os.{name}": (_PATH_ARGUMENTS_0,)
+        for name in (
+            "remove", "unlink", "rmdir", "removedirs", "mkdir", "makedirs", "mkfifo",
+            "mknod", "chmod", "lchmod", "chown", "lchown", "truncate", "utime",
+        )
+    },
+    **{
+        f"os.{name}": (_PATH_ARGUMENTS_0, _PATH_ARGUMENTS_1)
+        for name in ("rename", "renames", "replace")
+    },
+    **{f"os.{name}": (_PATH_ARGUMENTS_1,) for name in ("symlink", "link")},
+    **{
+        f"shutil.{name}": (_PATH_ARGUMENTS_1,)
+        for name in ("copy", "copy2", "copyfile", "copytree", "copymode", "copystat")
+    },
+    "shutil.move": (_PATH_ARGUMENTS_0, _PATH_ARGUMENTS_1),
+    "shutil.chown": (_PATH_ARGUMENTS_0,),
+}  # fmt: skip
+_PATH_FUNCTIONS_OF_ONE_PATH = frozenset(
+    {"os.path.expanduser", "os.path.abspath", "os.path.normpath", "os.path.realpath"}
+)
 _PATH_CONSTRUCTORS = frozenset({"Path", "PurePath", "PosixPath", "PurePosixPath"})
 _PATH_WRITE_METHODS = frozenset(
     {
@@ -220,6 +259,7 @@ class _Analyzer:
         self.pv_vars: dict[str, tuple[str, ...] | None] = {}
         self.star_modules: list[str] = []
         self.uses_epics = False
+        self.uses_asyncio = False
         self.findings: dict[tuple[str, int], SecurityFinding] = {}
         self.reads: list[ChannelAccess] = []
         self.writes: list[ChannelAccess] = []
@@ -253,9 +293,11 @@ class _Analyzer:
                         head = alias.name.split(".")[0]
                         self.aliases[head] = head
                     self.uses_epics |= alias.name.split(".")[0] == "epics"
+                    self.uses_asyncio |= alias.name.split(".")[0] == "asyncio"
             elif isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
                 self.uses_epics |= module.split(".")[0] == "epics"
+                self.uses_asyncio |= module.split(".")[0] == "asyncio"
                 for alias in node.names:
                     if alias.name == "*":
                         self.star_modules.append(module)
@@ -329,6 +371,11 @@ class _Analyzer:
         if key is None:
             return None
         container = node.value
+        if isinstance(container, ast.Call) and not container.args and not container.keywords:
+            if self._qualname(container.func) in ("globals", "locals", "vars"):
+                # ``globals()["os"]`` is the name ``os``, as the code sees it.
+                return self._qualname(ast.Name(id=key, ctx=ast.Load()))
+            return None
         if isinstance(container, ast.Call) and container.args:
             if self._qualname(container.func) == "vars":
                 base = self._qualname(container.args[0])
@@ -390,7 +437,21 @@ class _Analyzer:
         if resolved is not None:
             self._check_reference(resolved, call.lineno)
         self._check_file_write(call, qualname)
+        self._check_loop_method(call)
         self._check_channel_call(call, qualname)
+
+    def _check_loop_method(self, call: ast.Call) -> None:
+        """``loop.subprocess_exec(...)``, ``loop.create_connection(...)``: an event loop
+        is any object, so the method name decides, once asyncio is imported."""
+        if not self.uses_asyncio or not isinstance(call.func, ast.Attribute):
+            return
+        method = call.func.attr
+        if method in _LOOP_PROCESS_METHODS:
+            message = f"runs external commands via the event loop's {method}()"
+            self._add_finding("asyncio-subprocess", message, call.lineno, RiskLevel.HIGH)
+        elif method in _LOOP_NETWORK_METHODS:
+            message = f"uses the network via the event loop's {method}()"
+            self._add_finding("network", message, call.lineno, RiskLevel.HIGH)
 
     def _check_dynamic_import(self, call: ast.Call, qualname: str | None) -> None:
         if qualname not in _DYNAMIC_IMPORTS:
@@ -417,8 +478,14 @@ class _Analyzer:
         elif qualname == "os.open" and path is not None:
             if self._os_open_may_write(_argument(call, 1, "flags")):
                 target, how = self._static_path(path), "os.open()"
-        elif qualname in _OS_DELETE_FUNCTIONS and path is not None:
-            target, how = self._static_path(path), f"{qualname}()"
+        elif qualname in _PATH_CHANGING_FUNCTIONS:
+            how = f"{qualname}()"
+            targets = [
+                self._static_path(argument)
+                for position, keywords in _PATH_CHANGING_FUNCTIONS[qualname]
+                if (argument := _argument(call, position, *keywords)) is not None
+            ]
+            target = next((t for t in targets if t is not None and _escapes_folder(t)), None)
         elif isinstance(call.func, ast.Attribute):
             method = call.func.attr
             receiver = self._path_object(call.func.value)
@@ -426,6 +493,11 @@ class _Analyzer:
                 method == "open" and self._may_write(_argument(call, 0, "mode"))
             ):
                 target, how = receiver, f".{method}()"
+            if method in ("rename", "replace") and receiver is not None:
+                destination = _argument(call, 0, "target")
+                moved_to = self._static_path(destination) if destination is not None else None
+                if moved_to is not None and _escapes_folder(moved_to):
+                    target = moved_to
         if target is not None and _escapes_folder(target):
             self._add_finding(
                 "write-outside-folder",
@@ -545,6 +617,12 @@ class _Analyzer:
             return self.constants[node.id]
         if isinstance(node, ast.Call) and self._qualname(node.func) == "os.path.join":
             return self._joined(node.args)
+        if (
+            isinstance(node, ast.Call)
+            and self._qualname(node.func) in _PATH_FUNCTIONS_OF_ONE_PATH
+            and len(node.args) == 1
+        ):
+            return self._static_path(node.args[0])  # '~/x' stays a home path
         return self._path_object(node)
 
     def _path_object(self, node: ast.expr) -> str | None:
@@ -601,6 +679,12 @@ def _dangerous(qualname: str) -> tuple[str, str] | None:
             return "network", f"uses the network via {module}"
     if qualname == "shutil.rmtree":
         return "shutil.rmtree", "deletes directory trees via shutil.rmtree"
+    if parts[0] in ("pickle", "_pickle") and len(parts) > 1 and parts[1] in _UNPICKLING:
+        return "pickle", _UNPICKLING_MESSAGE.format(qualname)
+    if parts[0] == "runpy":
+        return "runpy", "runs another Python file via runpy"
+    if qualname in _SIGNAL_FUNCTIONS:
+        return qualname, f"signals other processes via {qualname}"
     if qualname in _DYNAMIC_CODE:
         return qualname.removeprefix("builtins."), _DYNAMIC_CODE[qualname]
     return None

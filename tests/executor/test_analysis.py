@@ -132,6 +132,43 @@ HIGH_RISK = {
     "requests": ("import requests\nrequests.get('http://x')", "network"),
     "httpx": ("import httpx\nhttpx.get('http://x')", "network"),
     "aiohttp": ("import aiohttp\nsession = aiohttp.ClientSession()", "network"),
+    # Round two: plain forms of what the analyser claims, missed before.
+    "_ctypes": ("import _ctypes\n_ctypes.dlopen('libc.so.6')", "_ctypes"),
+    "pidfd_send_signal": (
+        "import os, signal\nsignal.pidfd_send_signal(os.pidfd_open(1), 9)",
+        "signal.pidfd_send_signal",
+    ),
+    "globals() subscript": ("globals()['__builtins__'].exec('1')", "exec"),
+    "Path.rename out": (
+        "from pathlib import Path\nPath('a').rename('/etc/x')",
+        "write-outside-folder",
+    ),
+    "os.rename out": ("import os\nos.rename('a', '/etc/x')", "write-outside-folder"),
+    "os.replace out": ("import os\nos.replace('/etc/x', 'a')", "write-outside-folder"),
+    "os.mkdir out": ("import os\nos.mkdir('/etc/x')", "write-outside-folder"),
+    "os.makedirs home": ("import os\nos.makedirs('~/.config/x')", "write-outside-folder"),
+    "os.symlink out": ("import os\nos.symlink('data', '/tmp/link')", "write-outside-folder"),
+    "os.chmod out": ("import os\nos.chmod('/etc/passwd', 0o777)", "write-outside-folder"),
+    "os.truncate out": ("import os\nos.truncate('/etc/passwd', 0)", "write-outside-folder"),
+    "shutil.copy out": ("import shutil\nshutil.copy('a', '/etc/x')", "write-outside-folder"),
+    "shutil.move keyword": (
+        "import shutil\nshutil.move('a', dst='/etc/x')",
+        "write-outside-folder",
+    ),
+    "expanduser": (
+        "import os\nopen(os.path.expanduser('~/.bashrc'), 'a')",
+        "write-outside-folder",
+    ),
+    "loop.subprocess_exec": (
+        "import asyncio\nloop = asyncio.get_event_loop()\nloop.subprocess_exec(P, 'ls')",
+        "asyncio-subprocess",
+    ),
+    "loop.create_connection": (
+        "import asyncio\nasyncio.get_running_loop().create_connection(P, '127.0.0.1', 80)",
+        "network",
+    ),
+    "pickle.loads": ("import pickle\nvalue = pickle.loads(data)", "pickle"),
+    "runpy.run_path": ("import runpy\nrunpy.run_path('tool.py')", "runpy"),
 }
 
 
@@ -165,6 +202,12 @@ SAFE = {
     "relative open, computed mode": "open('out.txt', pick_mode())",
     "os.open read only": "import os\nfd = os.open('/etc/hostname', os.O_RDONLY)",
     "star import of math": "from math import *\nvalue = sqrt(2)",
+    "rename in the folder": "import os\nos.rename('a.txt', 'b.txt')",
+    "copy in the folder": "import shutil\nshutil.copy('a.txt', 'out/b.txt')",
+    "makedirs in the folder": "import os\nos.makedirs('out/sub', exist_ok=True)",
+    "a database connection": "conn = pool.create_connection()\n",
+    "json.loads": "import json\nvalue = json.loads('{}')",
+    "pickle.dumps": "import pickle\ndata = pickle.dumps([1, 2])",
 }
 
 
