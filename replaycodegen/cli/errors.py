@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import click
 
-from replaycodegen.cli.render import wants_color
+from replaycodegen.cli.render import printable, wants_color
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -38,7 +38,8 @@ class UserError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         color = _stderr_color()
         label = click.style("error:", fg="red", bold=True) if color else "error:"
-        click.echo(f"{label} {self.format_message()}", err=True, color=color)
+        # Messages quote cassettes and generated code: shown, never obeyed by the terminal.
+        click.echo(f"{label} {printable(self.format_message())}", err=True, color=color)
 
 
 class RunFailed(UserError):

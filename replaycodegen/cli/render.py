@@ -4,6 +4,7 @@ highlighting (pygments, imported lazily), JSON and small tables."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -74,7 +75,9 @@ class Output:
         return self.style(text, dim=True)
 
     def code(self, code: str, *, indent: str = "  ") -> None:
-        """Code with line numbers; highlighted when colour is on and pygments is present."""
+        """Code with line numbers; highlighted when colour is on and pygments is present.
+        Control characters in it are shown, never sent to the terminal (``printable``)."""
+        code = printable(code)
         lines = code.rstrip("\n").split("\n")
         shown = lines
         if self.color:
@@ -131,6 +134,20 @@ def human_age(moment: _dt.datetime, now: _dt.datetime | None = None) -> str:
 
 def short_key(key: str | None) -> str:
     return key[:12] if key else "-"
+
+
+# C0 controls but tab and newline, DEL, the C1 controls (an 8-bit CSI is one), and the
+# bidirectional overrides and isolates ("Trojan Source": text that reads differently).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would obey (escape sequences, carriage
+    returns, bidirectional overrides) shown as an escape (``\\x1b``) instead: for what
+    generated code and cassettes say, which must never drive the terminal."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def one_line(text: str, limit: int = 100) -> str:

@@ -12,6 +12,7 @@ import click
 
 from replaycodegen.cli.context import State, display_path, load, pass_state
 from replaycodegen.cli.errors import RunFailed, UserError
+from replaycodegen.cli.render import printable
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette
@@ -140,10 +141,10 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
     out = state.out
     out.heading(f"replaying {name}")
     for line in (replayed.description or "").strip().splitlines():
-        out.echo(out.dim(f"  {line}"))
-    out.echo(f"query:     {request.user_query}")
+        out.echo(out.dim(f"  {printable(line)}"))
+    out.echo(f"query:     {printable(request.user_query)}")
     if request.task_objective != request.user_query:
-        out.echo(f"objective: {request.task_objective}")
+        out.echo(f"objective: {printable(request.task_objective)}")
 
     printer = AttemptPrinter(out)
     generator = ObservedGenerator(MockCodeGenerator(cassette=replayed), printer.on_code)

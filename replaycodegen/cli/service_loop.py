@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from replaycodegen.cli import context
-from replaycodegen.cli.render import Output, one_line
+from replaycodegen.cli.render import Output, one_line, printable
 
 if TYPE_CHECKING:
     from replaycodegen.errors import ApprovalRequired, PythonExecutorError
@@ -113,22 +113,23 @@ class AttemptPrinter:
         if isinstance(item, ExecutionError):
             label = f"attempt {item.attempt_number} failed ({item.stage or 'execution'}):"
             out.echo(out.style("FAILED", fg="red", bold=True) + f" {label} "
-                     + one_line(error_text(item), 300))
+                     + printable(one_line(error_text(item), 300)))
             for issue in item.analysis_issues:
-                out.echo(f"  finding: {issue}")
+                out.echo(f"  finding: {printable(issue)}")
             if item.traceback:
                 tail = item.traceback.rstrip().splitlines()[-TRACEBACK_TAIL_LINES:]
                 for line in tail:
-                    out.echo(out.dim(f"  | {line}"))
+                    out.echo(out.dim(f"  | {printable(line)}"))
         else:
-            out.echo(out.style("FAILED", fg="red", bold=True) + " " + one_line(str(item), 300))
+            out.echo(out.style("FAILED", fg="red", bold=True) + " "
+                     + printable(one_line(str(item), 300)))
 
     def approval_needed(self, exc: ApprovalRequired) -> None:
         out = self.out
         out.echo(out.style("APPROVAL NEEDED", fg="yellow", bold=True)
                  + f" before attempt {len(exc.error_chain) + 1} runs:")
         for reason in exc.reasons:
-            out.echo(f"  - {reason}")
+            out.echo(f"  - {printable(reason)}")
 
     def result(self, outcome: Outcome) -> None:
         result = outcome.result
@@ -142,16 +143,16 @@ class AttemptPrinter:
                  + f" attempt {result.generation_attempt} succeeded{after}"
                  + f" ({outcome.seconds:.2f} s)")
         for warning in result.analysis_warnings:
-            out.echo(f"  finding: {warning}")
+            out.echo(f"  finding: {printable(warning)}")
         execution = result.execution_result
         out.echo("results:")
         text = json.dumps(execution.results, indent=2, ensure_ascii=False, default=str)
         for line in text.splitlines():
-            out.echo(f"  {line}")
+            out.echo(f"  {printable(line)}")
         if execution.stdout.strip():
             out.echo("stdout:")
             for line in execution.stdout.rstrip().splitlines():
-                out.echo(f"  {line}")
+                out.echo(f"  {printable(line)}")
         if execution.channel_writes:
             out.echo("control-system writes:")
             for write in execution.channel_writes:
