@@ -69,6 +69,7 @@ __all__ = [
 BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
 CHANNEL_GRACE_SECONDS = 0.25
 MAX_FIGURE_BYTES = 10 * 2**20
+MAX_FIGURES_TOTAL_BYTES = 32 * 2**20  # all figures of a run, read and embedded
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _FIGURE_NAME = re.compile(rf"^{bootstrap.FIGURE_PREFIX}\d{{1,2}}\.png$")
 
@@ -289,16 +290,20 @@ async def _stop_serving(server: asyncio.Task[None]) -> None:
 
 def _read_figures(files: FolderFiles, names: object) -> list[tuple[Path, bytes]]:
     """The PNGs the bootstrap reported, read safely: named as it names them, regular
-    files, at most ``MAX_FIGURE_BYTES``, with a PNG signature; anything else is skipped."""
+    files, at most ``MAX_FIGURE_BYTES`` each and ``MAX_FIGURES_TOTAL_BYTES`` together,
+    with a PNG signature; anything else is skipped (the outcome's list is the code's)."""
     if not isinstance(names, list):
         return []
     figures = []
-    for name in names[: bootstrap.MAX_FIGURES]:
-        if not isinstance(name, str) or not _FIGURE_NAME.match(name):
+    room = MAX_FIGURES_TOTAL_BYTES
+    unique = list(dict.fromkeys(n for n in names if isinstance(n, str)))  # once each
+    for name in unique[: bootstrap.MAX_FIGURES]:
+        if not _FIGURE_NAME.match(name):
             continue
-        data = files.read_regular(name, MAX_FIGURE_BYTES)
+        data = files.read_regular(name, min(MAX_FIGURE_BYTES, room))
         if data is not None and data.startswith(PNG_SIGNATURE):
             figures.append((files.folder / name, data))
+            room -= len(data)
     return figures
 
 

@@ -432,6 +432,34 @@ async def test_an_error_message_with_a_lone_surrogate_is_reported(
     assert error.error_message == "ValueError: bad \ufffd value"
 
 
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_figures_are_bounded_in_total_not_only_each(
+    exec_request: PythonExecutionRequest, make_config: ConfigFactory, isolation: str
+) -> None:
+    # 20 "figures" of 9 MB each (a PNG signature, then anything) were 180 MB read into
+    # the service and 240 MB of base64 in the notebook.
+    code = attack(
+        FORGE_OUTCOME
+        + """
+names = []
+for number in range(1, 21):
+    with open(f"figure-{number}.png", "wb") as handle:
+        handle.write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(9 * 2**20))
+    names.append(f"figure-{number}.png")
+forge({"status": "ok", "results": {}, "execution_time": 0.0, "figures": names})
+os._exit(0)
+"""
+    )
+    service = PythonExecutorService(generator=ScriptedGenerator(code))
+
+    result = await service.ainvoke(exec_request, make_config(isolation=isolation))
+
+    figures = result.execution_result.figure_paths
+    assert 0 < len(figures) < 20
+    assert sum(path.stat().st_size for path in figures) <= 32 * 2**20
+    assert result.execution_result.notebook_path.stat().st_size < 50 * 2**20  # type: ignore[union-attr]
+
+
 # --- the folder after the run ---------------------------------------------------------
 
 
