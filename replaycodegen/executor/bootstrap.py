@@ -276,8 +276,24 @@ def close_inherited_descriptors() -> None:
                 os.close(int(name))
 
 
+PROCESS_CAP_ENV = "REPLAYCODEGEN_MAX_PROCESSES"  # sandbox/process.py: process_cap_env
+
+
+def apply_process_cap() -> None:
+    """In the sandbox, cap the processes and threads of the code's user (soft and hard:
+    the code cannot raise it): counted per user namespace, this is the sandbox alone."""
+    wanted = os.environ.pop(PROCESS_CAP_ENV, None)
+    if not wanted:
+        return
+    import resource
+
+    cap = int(wanted)
+    resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+
+
 def main() -> int:
     enter_sandbox_user()
+    apply_process_cap()
     close_inherited_descriptors()
     folder = Path.cwd()
     reporter = _reporter()

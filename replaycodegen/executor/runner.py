@@ -49,6 +49,7 @@ from replaycodegen.executor.sandbox import (
 )
 from replaycodegen.executor.sandbox.bwrap import SANDBOX_GID, SANDBOX_UID
 from replaycodegen.executor.sandbox.diskwatch import MAX_DEPTH
+from replaycodegen.executor.sandbox.process import process_cap_env
 from replaycodegen.executor.sandbox.userns import (
     HOST_GID,
     HOST_UID,
@@ -212,6 +213,7 @@ async def _run_with_channel(
                 cleanup.callback(os.close, fd)
             status = sandbox_status()
             assert status.bwrap is not None
+            env.update(process_cap_env(limits))
             handover = None
             if runs_as_host_root():  # the code must not be host uid 0: see sandbox/userns.py
                 handover = UserNamespaceHandover(SANDBOX_UID, SANDBOX_GID)
@@ -234,7 +236,6 @@ async def _run_with_channel(
                 pass_fds=(
                     child_end.fileno(), *data_fds, *(handover.child_fds if handover else ())
                 ),
-                in_user_namespace=True,
                 handover=handover,
             )
         else:

@@ -11,6 +11,7 @@ bounded (small limits, short timeouts, bounded loops) and touch only what they c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -26,15 +27,18 @@ import pytest
 from replaycodegen.errors import ApprovalRequired
 from replaycodegen.executor import PythonExecutorService
 from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
+from replaycodegen.executor.sandbox.cgroups import TreeCgroup
 from replaycodegen.models import PythonExecutionRequest
 
 from .conftest import ConfigFactory
 from .helpers import (
     SANDBOX_MISSING,
+    ProcessWatch,
     ScriptedGenerator,
     attack,
     execution_folders,
     fails_once,
+    processes_under,
     requires_cgroup,
     requires_sandbox,
     run_attack,
@@ -176,6 +180,89 @@ async def test_set_id_files_and_an_open_folder_are_undone_after_the_run(
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for path in (folder / "tool", folder / "shared"):
         assert path.stat().st_mode & (stat.S_ISUID | stat.S_ISGID) == 0
+
+
+# --- the process cap without a cgroup --------------------------------------------------
+
+
+def _max_processes_of(pid: int) -> str | None:
+    try:
+        limits = Path(f"/proc/{pid}/limits").read_text()
+    except OSError:
+        return None
+    line = next(line for line in limits.splitlines() if line.startswith("Max processes"))
+    return line.split()[2]  # the soft limit
+
+
+@requires_sandbox
+async def test_the_process_cap_is_set_inside_the_sandbox_not_on_bubblewrap(
+    exec_request: PythonExecutionRequest, sandboxed: ConfigFactory, execution_root: Path
+) -> None:
+    # RLIMIT_NPROC set on bubblewrap counted every process of the service's user: a
+    # non-root service with more threads than max_processes could not start a sandbox
+    # at all ("Creating new namespace failed: Resource temporarily unavailable").
+    code = attack(
+        """
+        time = mod("ti" + "me")
+        open("running", "w").close()
+        time.sleep(1.5)
+        results = {}
+        """
+    )
+    limits: dict[str, str | None] = {}
+
+    async def look() -> None:
+        for _ in range(150):
+            await asyncio.sleep(0.02)
+            if not list(execution_root.glob("*/running")):
+                continue  # the code has not started yet
+            for pid in processes_under(execution_root):
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                limits[Path(os.fsdecode(command)).name] = _max_processes_of(pid)
+            if "bwrap" in limits and any(n.startswith("python") for n in limits):
+                return
+
+    looking = asyncio.create_task(look())
+    await run_attack(code, exec_request, sandboxed(max_processes=40))
+    await looking
+
+    assert limits.pop("bwrap") != "40"
+    assert set(limits.values()) == {"40"}  # the interpreter running the code
+
+
+@requires_sandbox
+async def test_without_a_cgroup_a_fork_bomb_is_still_bounded_in_the_sandbox(
+    exec_request: PythonExecutionRequest,
+    sandboxed: ConfigFactory,
+    execution_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(TreeCgroup, "create", classmethod(lambda cls, **kw: None))
+    code = attack(
+        """
+        fork = getattr(os, "fo" + "rk")
+        time = mod("ti" + "me")
+        depth = 0
+        while depth < 4:  # 341 processes at most, whatever the cap
+            for _ in range(4):
+                try:
+                    if fork() == 0:
+                        depth += 1
+                        break
+                except OSError:
+                    pass
+            else:
+                break
+        time.sleep(30)
+        results = {}
+        """
+    )
+
+    async with ProcessWatch(execution_root) as watch:
+        error = await fails_once(code, exec_request, sandboxed(max_processes=12, timeout_seconds=2))
+
+    assert error.error_type == "TimeoutError"
+    assert 1 < watch.most_at_once <= 12 + 2  # with bubblewrap and its init
 
 
 # --- the service's session keyring ----------------------------------------------------

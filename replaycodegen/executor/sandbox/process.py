@@ -2,8 +2,9 @@
 
 - The child gets its own session and process group, its own cgroup when one can be made
   (memory across the whole tree, swap off, a process cap), rlimits (address space per
-  process, file size per file, no core dumps, and ``RLIMIT_NPROC`` where it counts), and
-  a new empty session keyring (``keyring``).
+  process, file size per file, no core dumps; ``RLIMIT_NPROC`` is set inside the sandbox
+  by the bootstrap, where it counts the sandbox alone), and a new empty session keyring
+  (``keyring``).
 - The wait is on the process itself (a pidfd in the event loop), never on its pipes: a
   grandchild that keeps stdout open cannot make quick code look slow, and at the
   deadline the whole tree is killed (process group, cgroup, and under bubblewrap the pid
@@ -34,7 +35,15 @@ from replaycodegen.executor.sandbox.diskwatch import measure_folder, watch_folde
 from replaycodegen.executor.sandbox.keyring import session_keyring_joiner
 from replaycodegen.executor.sandbox.userns import HandoverFailed, UserNamespaceHandover
 
-__all__ = ["CappedOutput", "LaunchSpec", "ProcessLimits", "ProcessReport", "run_process"]
+__all__ = [
+    "PROCESS_CAP_ENV",
+    "CappedOutput",
+    "LaunchSpec",
+    "ProcessLimits",
+    "ProcessReport",
+    "process_cap_env",
+    "run_process",
+]
 
 logger = logging.getLogger("replaycodegen.executor")
 
@@ -66,7 +75,6 @@ class LaunchSpec:
     folder: Path
     limits: ProcessLimits
     pass_fds: tuple[int, ...] = ()
-    in_user_namespace: bool = False
     handover: UserNamespaceHandover | None = None  # a root service writes the maps
 
 
@@ -267,7 +275,7 @@ def _spawn(spec: LaunchSpec, cgroup: TreeCgroup | None) -> subprocess.Popen[byte
 
 
 def _child_setup(spec: LaunchSpec, cgroup: TreeCgroup | None) -> Callable[[], None]:
-    limits = _rlimits(spec.limits, spec.in_user_namespace)
+    limits = _rlimits(spec.limits)
     join_new_keyring = session_keyring_joiner()
 
     def setup() -> None:  # runs in the child between fork and exec
@@ -281,19 +289,31 @@ def _child_setup(spec: LaunchSpec, cgroup: TreeCgroup | None) -> Callable[[], No
     return setup
 
 
-def _rlimits(limits: ProcessLimits, in_user_namespace: bool) -> list[tuple[int, int]]:
+def _rlimits(limits: ProcessLimits) -> list[tuple[int, int]]:
     wanted = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, limits.max_disk_mb * 2**20)]
     if limits.memory_limit_mb is not None:
         wanted.append((resource.RLIMIT_AS, limits.memory_limit_mb * 2**20))
-    if in_user_namespace and os.geteuid() != 0 and _kernel_at_least(5, 14):
-        # Counted per user namespace since 5.14, so it bounds the sandbox alone; outside
-        # one it would count every process of the user, and root is exempt anyway.
-        wanted.append((resource.RLIMIT_NPROC, limits.max_processes))
+    # No RLIMIT_NPROC here: on bubblewrap it would count every process of the service's
+    # user (its clone failed once the user had more). The bootstrap sets it inside the
+    # sandbox instead (see ``process_cap_env``).
     out = []
     for which, value in wanted:
         _, hard = resource.getrlimit(which)
         out.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
     return out
+
+
+PROCESS_CAP_ENV = "REPLAYCODEGEN_MAX_PROCESSES"  # read (and removed) by the bootstrap
+
+
+def process_cap_env(limits: ProcessLimits) -> dict[str, str]:
+    """What tells the bootstrap to set ``RLIMIT_NPROC`` inside the sandbox: there (Linux
+    5.14 and later) the count is per user namespace, so it bounds the sandbox's own
+    processes and threads, root service or not, cgroup or not. Empty on older kernels,
+    where it would count every process of the user."""
+    if not _kernel_at_least(5, 14):
+        return {}
+    return {PROCESS_CAP_ENV: str(limits.max_processes)}
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
