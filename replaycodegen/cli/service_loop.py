@@ -159,8 +159,8 @@ class AttemptPrinter:
                 out.echo(f"  {write.channel}: {write.previous!r} -> {write.value!r}")
         if execution.refused_channel_writes:
             out.echo("refused control-system writes (not approved):")
-            for refused in execution.refused_channel_writes:
-                out.echo(f"  {refused.channel}: {refused.value!r}")
+            for refused in execution.refused_channel_writes:  # any name the code chose
+                out.echo(f"  {printable(refused.channel)}: {refused.value!r}")
         if execution.figure_paths:
             out.echo(f"figures ({len(execution.figure_paths)}):")
             for figure in execution.figure_paths:

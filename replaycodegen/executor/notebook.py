@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = ["NOTEBOOK_NAME", "NotebookContent", "preload", "render_notebook"]
 
 NOTEBOOK_NAME = "notebook.ipynb"
 _MAX_RESULTS_TEXT = 100_000  # characters of results shown as text; the rest is cut
+_MAX_LISTED_WRITES = 100  # writes and refused writes listed in the summary
+_MAX_SHOWN_VALUE = 200  # characters of one channel value there
 
 
 @dataclass(frozen=True)
@@ -106,19 +109,55 @@ def _results_data(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(content: NotebookContent) -> str:
+    """The verdict as markdown. What the code chose (its error message, the channels and
+    values it wrote) is shown only in code blocks and code spans: a markdown cell's HTML
+    and images are rendered, so a remote ``<img>`` would call out when opened."""
     failed = content.error_type is not None
-    verdict = f"**Failed: {content.error_type}**" if failed else "**Succeeded**"
+    error_type = content.error_type or ""
+    shown_type = error_type if error_type.isidentifier() else _code(_short(error_type))
+    verdict = f"**Failed: {shown_type}**" if failed else "**Succeeded**"
     lines = [
         f"# {content.title}",
         "",
         f"{verdict} in {content.execution_time:.3f} s (isolation: {content.isolation}).",
     ]
     if content.error_message:
-        lines += ["", f"> {content.error_message}"]
-    for write in content.channel_writes:
-        lines.append(f"- wrote `{write.channel}`: {write.previous!r} -> {write.value!r}")
-    for refused in content.refused_channel_writes:
-        lines.append(f"- refused (not approved): `{refused.channel}` = {refused.value!r}")
+        lines += ["", *_fenced(content.error_message)]
+    listed = [
+        f"- wrote {_code(_short(w.channel))}: {_code(_short(w.previous))} -> "
+        f"{_code(_short(w.value))}"
+        for w in content.channel_writes
+    ] + [
+        f"- refused (not approved): {_code(_short(r.channel))} = {_code(_short(r.value))}"
+        for r in content.refused_channel_writes
+    ]
+    lines += listed[:_MAX_LISTED_WRITES]
+    if len(listed) > _MAX_LISTED_WRITES:
+        lines.append(f"- ... and {len(listed) - _MAX_LISTED_WRITES} more (control_system.json)")
     if content.figures:
         lines += ["", f"{len(content.figures)} figure(s) below the code."]
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` on one line (newlines and controls escaped), cut to 200 characters."""
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN_VALUE else text[: _MAX_SHOWN_VALUE - 1] + "…"
+
+
+def _code(text: str) -> str:
+    """``text`` as a markdown code span, whatever backticks it holds (one line only)."""
+    text = " ".join(text.splitlines())
+    delimiter = "`" * (_longest_backtick_run(text) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{delimiter}{padding}{text}{padding}{delimiter}"
+
+
+def _fenced(text: str) -> list[str]:
+    """``text`` as a fenced code block no line of it can close."""
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return [fence, *text.splitlines(), fence]
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall("`+", text)), default=0)

@@ -189,3 +189,46 @@ def test_run_prints_the_notebook_and_the_figures(tmp_path: Path) -> None:
     assert Path(lines[figures + 1].strip()).is_file()
     (notebook,) = [line for line in lines if line.startswith("notebook: ")]
     assert Path(notebook.removeprefix("notebook: ")).is_file()
+
+
+def _outside_code(markdown: str) -> str:
+    """The markdown that a renderer would interpret: without fenced blocks and code spans
+    (the fence or span delimiter is any run of backticks, closed by the same run)."""
+    import re
+
+    text = re.sub(r"(?ms)^(`{3,})[^\n]*\n.*?^\1`*[ \t]*$", "", markdown)
+    return re.sub(r"(`+)(?:(?!\1).)+?\1", "", text)
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_what_the_code_says_is_never_markup_in_the_notebook(
+    exec_request: PythonExecutionRequest,
+    make_config: ConfigFactory,
+    execution_root: Path,
+    isolation: str,
+) -> None:
+    # Jupyter and VS Code render a markdown cell's HTML and images: a remote <img> is a
+    # beacon the moment someone opens the notebook.
+    beacon = '<img src="http://127.0.0.1:9/beacon">![x](http://127.0.0.1:9/b)'
+    code = textwrap.dedent(
+        f"""
+        for name, value in [({beacon!r} + "\\n\\n<script>x</script>", "<b>bold</b>``` ")]:
+            try:
+                globals()["write_" + "channel"](name, value)
+            except PermissionError:
+                pass
+        raise RuntimeError({beacon!r} + "\\n\\n```\\n# a heading of its own\\n````")
+        """
+    )
+
+    with pytest.raises(CodeRuntimeError):
+        await PythonExecutorService(generator=ScriptedGenerator(code)).ainvoke(
+            exec_request.model_copy(update={"retries": 1}), make_config(isolation=isolation)
+        )
+
+    (folder,) = execution_folders(execution_root)
+    summary = read_notebook(folder / "notebook.ipynb").cells[0].source
+    assert "beacon" in summary  # shown ...
+    rendered = _outside_code(summary)
+    for markup in ("<img", "<script", "<b>", "![", "](http", "# a heading"):
+        assert markup not in rendered, (markup, summary)  # ... never interpreted
