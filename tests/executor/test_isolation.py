@@ -61,7 +61,11 @@ async def test_auto_falls_back_to_the_process_runner_with_one_warning(
     second = await service.ainvoke(exec_request, make_config(isolation="auto"))
 
     assert len(warned) == 1
-    assert "install bubblewrap" in str(warned[0].message)
+    message = str(warned[0].message)
+    assert "install bubblewrap" in message
+    # It says what is not protected, and does not understate it.
+    for exposed in ("change and delete your files", "memory", "network", "signal or stop"):
+        assert exposed in message
     assert first.execution_result.results == second.execution_result.results == {"value": 42}
 
 

@@ -208,8 +208,10 @@ def _warn_once(status: SandboxStatus) -> None:
         return
     _warned = True
     warnings.warn(
-        f"replaycodegen: generated code runs WITHOUT a sandbox ({status.reason}): it can "
-        "read your files and environment, use the network and signal your processes. "
+        f"replaycodegen: generated code runs WITHOUT a sandbox ({status.reason}), as your "
+        "user: it can read, change and delete your files, read this process's environment "
+        "and memory (its API keys), use the network, and signal or stop your processes; "
+        "only the resource limits and a trimmed environment apply. "
         f"To isolate it, {INSTALL_HINT}. Set execution.isolation to 'process' to silence "
         "this warning, or to 'sandbox' to refuse running without one.",
         SandboxWarning,
