@@ -22,6 +22,7 @@ import contextlib
 import os
 import stat
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["remove_tree", "secure_tree"]
@@ -139,11 +140,9 @@ def _entries(fd: int) -> list[tuple[str, os.stat_result]]:
 
 def _open_dir(fd: int, name: str, info: os.stat_result) -> int | None:
     """The directory ``name`` opened, made usable (rwx for its owner) if the code locked
-    it; None when it cannot be opened."""
+    it; None when it cannot be opened (or is no longer a directory)."""
     if info.st_mode & stat.S_IRWXU != stat.S_IRWXU:
-        # The entry is a directory (lstat above) and nobody else writes the tree now.
-        with contextlib.suppress(OSError):
-            os.chmod(name, stat.S_IMODE(info.st_mode) | stat.S_IRWXU, dir_fd=fd)
+        _chmod_entry(fd, name, lambda mode: mode | stat.S_IRWXU, stat.S_ISDIR)
     try:
         return os.open(name, _OPEN_DIR, dir_fd=fd)
     except OSError:
@@ -152,5 +151,29 @@ def _open_dir(fd: int, name: str, info: os.stat_result) -> int | None:
 
 def _strip_set_id(fd: int, name: str, info: os.stat_result) -> None:
     if info.st_mode & _SET_ID_BITS:
-        with contextlib.suppress(OSError):
-            os.chmod(name, stat.S_IMODE(info.st_mode) & ~_SET_ID_BITS, dir_fd=fd)
+        _chmod_entry(fd, name, lambda mode: mode & ~_SET_ID_BITS, _is_file_or_dir)
+
+
+def _is_file_or_dir(mode: int) -> bool:
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+def _chmod_entry(
+    fd: int, name: str, change: Callable[[int], int], kind: Callable[[int], bool]
+) -> None:
+    """chmod the entry itself, never what a link there points to: the entry may have been
+    swapped for a symlink since it was listed (code still running when another service
+    prunes its folder). Pinned with ``O_PATH | O_NOFOLLOW``, checked, changed through
+    ``/proc/self/fd`` (which acts on the pinned inode, not on a path)."""
+    try:
+        pinned = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    except OSError:
+        return
+    try:
+        mode = os.fstat(pinned).st_mode
+        if kind(mode):
+            os.chmod(f"/proc/self/fd/{pinned}", change(stat.S_IMODE(mode)))
+    except OSError:
+        pass
+    finally:
+        os.close(pinned)

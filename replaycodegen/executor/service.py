@@ -111,6 +111,8 @@ class PythonExecutorService:
         self._default_root = Path(execution_root).absolute() if execution_root else None
         self._private_root: Path | None = None
         self._failed_folders: set[Path] = set()
+        # Folders whose code still runs: never pruned (the code can plant outcome.json).
+        self._running_folders: set[Path] = set()
 
     @property
     def pending_approvals(self) -> list[str]:
@@ -240,22 +242,26 @@ class PythonExecutorService:
             folder = create_execution_folder(
                 root, f"{run.request.execution_folder_name}-attempt{run.attempt}"
             )
-            outcome = await run_code(
-                code,
-                folder,
-                limits=RunLimits(
-                    timeout_seconds=settings.timeout_seconds,
-                    memory_limit_mb=settings.memory_limit_mb,
-                    max_output_bytes=settings.max_output_bytes,
-                    max_processes=settings.max_processes,
-                    max_disk_mb=settings.max_disk_mb,
-                ),
-                channels=settings.channels,
-                writes_allowed=writes_allowed,
-                approved_channels=approved_channels,
-                isolation=settings.isolation,
-                env=settings.env,
-            )
+            self._running_folders.add(folder)
+            try:
+                outcome = await run_code(
+                    code,
+                    folder,
+                    limits=RunLimits(
+                        timeout_seconds=settings.timeout_seconds,
+                        memory_limit_mb=settings.memory_limit_mb,
+                        max_output_bytes=settings.max_output_bytes,
+                        max_processes=settings.max_processes,
+                        max_disk_mb=settings.max_disk_mb,
+                    ),
+                    channels=settings.channels,
+                    writes_allowed=writes_allowed,
+                    approved_channels=approved_channels,
+                    isolation=settings.isolation,
+                    env=settings.env,
+                )
+            finally:
+                self._running_folders.discard(folder)
         except ExecutionStorageError as exc:
             exc.error_chain = list(run.error_chain)
             raise
@@ -308,7 +314,7 @@ class PythonExecutorService:
 
     def _prune(self, root: Path, keep: int) -> None:
         try:
-            prune(root, keep, protected=self._failed_folders)
+            prune(root, keep, protected=self._failed_folders | self._running_folders)
         except OSError as exc:
             logger.warning("could not prune old execution folders in %s: %s", root, exc)
 

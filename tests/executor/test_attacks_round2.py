@@ -595,6 +595,37 @@ async def test_a_deep_directory_tree_is_cut_and_never_breaks_pruning(
     assert deep not in execution_folders(execution_root)
 
 
+async def test_a_running_folder_with_a_planted_completion_marker_is_not_pruned(
+    exec_request: PythonExecutionRequest, make_config: ConfigFactory, execution_root: Path
+) -> None:
+    # outcome.json marks a folder finished; the code can write one while it still runs,
+    # and pruning its folder under it raced the removal against the running code.
+    slow = attack(
+        """
+        time = mod("ti" + "me")
+        open("outcome.json", "w").close()
+        time.sleep(1.5)
+        results = {"survived": os.path.exists("generated_code.py")}
+        """
+    )
+    quick = "results = {'value': 1}"
+    codes = iter([slow, quick, quick, quick])
+
+    class Generator(ScriptedGenerator):
+        async def generate_code(self, request: Any, error_chain: Any) -> str:
+            return next(codes)
+
+    service = PythonExecutorService(generator=Generator())
+    config = make_config(keep=1)
+    first = asyncio.create_task(service.ainvoke(exec_request, config))
+    await asyncio.sleep(0.5)
+    for _ in range(3):  # each prunes the root down to its newest finished folder
+        await service.ainvoke(exec_request, config)
+    result = await first
+
+    assert result.execution_result.results == {"survived": True}  # not removed under it
+
+
 # --- the approval covers what it showed -----------------------------------------------
 
 

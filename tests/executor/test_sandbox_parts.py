@@ -317,3 +317,33 @@ results = {"fds": fds, "channel": os.environ["REPLAYCODEGEN_CONTROL_FD"]}
     listing = [fd for fd, target in fds.items() if target.startswith("/proc/")]
     assert set(fds) - set(listing) == {"0", "1", "2", channel}
     assert fds[channel].startswith("socket:")
+
+
+def test_making_a_locked_directory_usable_never_follows_a_swapped_in_link(
+    tmp_path: Path,
+) -> None:
+    # Listed as a directory, then swapped for a link to a file outside (code still
+    # running while another service prunes its folder): the file must keep its mode.
+    import os
+    import stat as stat_module
+
+    from replaycodegen.executor import foldertree
+
+    outside = tmp_path / "outside"
+    outside.write_text("not the tree's")
+    outside.chmod(0o600)
+    tree = tmp_path / "tree"
+    (tree / "locked").mkdir(parents=True)
+    listed = os.stat(tree / "locked", follow_symlinks=False)
+    (tree / "locked").rmdir()
+    (tree / "locked").symlink_to(outside)
+    fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        locked_listing = os.stat_result((listed.st_mode & ~0o777, *listed[1:]))
+        assert foldertree._open_dir(fd, "locked", locked_listing) is None
+        set_id_listing = os.stat_result((listed.st_mode | 0o4000, *listed[1:]))
+        foldertree._strip_set_id(fd, "locked", set_id_listing)
+    finally:
+        os.close(fd)
+
+    assert stat_module.S_IMODE(outside.stat().st_mode) == 0o600
