@@ -27,6 +27,27 @@ FAKE_SECRET = "sk-FAKE-secret-planted-by-the-test-000000"
 CHECKOUT = Path(replaycodegen.__file__).resolve().parent.parent
 
 
+# Bounded even without a cap: 4 children per process, 4 levels deep (341 at most); the
+# processes sleep until the timeout kills them.
+FORK_BOMB = """
+fork = getattr(os, "fo" + "rk")
+time = mod("ti" + "me")
+depth = 0
+while depth < 4:
+    for _ in range(4):
+        try:
+            if fork() == 0:
+                depth += 1
+                break
+        except OSError:
+            pass
+    else:
+        break
+time.sleep(30)
+results = {}
+"""
+
+
 def attack(body: str, **values: Any) -> str:
     """The attack's code: the prelude, ``NAME = value`` lines for ``values``, the body."""
     constants = "".join(f"{name} = {value!r}\n" for name, value in values.items())

@@ -32,6 +32,7 @@ from replaycodegen.models import PythonExecutionRequest
 
 from .conftest import ConfigFactory
 from .helpers import (
+    FORK_BOMB,
     SANDBOX_MISSING,
     ProcessWatch,
     ScriptedGenerator,
@@ -238,25 +239,7 @@ async def test_without_a_cgroup_a_fork_bomb_is_still_bounded_in_the_sandbox(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(TreeCgroup, "create", classmethod(lambda cls, **kw: None))
-    code = attack(
-        """
-        fork = getattr(os, "fo" + "rk")
-        time = mod("ti" + "me")
-        depth = 0
-        while depth < 4:  # 341 processes at most, whatever the cap
-            for _ in range(4):
-                try:
-                    if fork() == 0:
-                        depth += 1
-                        break
-                except OSError:
-                    pass
-            else:
-                break
-        time.sleep(30)
-        results = {}
-        """
-    )
+    code = attack(FORK_BOMB)
 
     async with ProcessWatch(execution_root) as watch:
         error = await fails_once(code, exec_request, sandboxed(max_processes=12, timeout_seconds=2))

@@ -29,6 +29,7 @@ from .conftest import ConfigFactory
 from .helpers import (
     CHECKOUT,
     FAKE_SECRET,
+    FORK_BOMB,
     NO_CGROUP,
     ProcessWatch,
     ScriptedGenerator,
@@ -301,26 +302,7 @@ async def test_the_code_cannot_signal_or_stop_the_service(
 async def test_a_fork_bomb_is_bounded_by_the_process_cap(
     exec_request: PythonExecutionRequest, sandboxed: ConfigFactory, execution_root: Path
 ) -> None:
-    # Bounded even without a cap: 4 children per process, 4 levels deep (341 at most).
-    code = attack(
-        """
-        fork = getattr(os, "fo" + "rk")
-        time = mod("ti" + "me")
-        depth = 0
-        while depth < 4:
-            for _ in range(4):
-                try:
-                    if fork() == 0:
-                        depth += 1
-                        break
-                except OSError:
-                    pass
-            else:
-                break
-        time.sleep(30)
-        results = {}
-        """
-    )
+    code = attack(FORK_BOMB)
 
     async with ProcessWatch(execution_root) as watch:
         config = sandboxed(max_processes=12, timeout_seconds=2)
