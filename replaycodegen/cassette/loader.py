@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import yaml
 
 from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.foreign import FOREIGN_HINT, foreign_kind
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
 from replaycodegen.cassette.model import (
     CASSETTE_VERSION,
@@ -259,6 +260,9 @@ def _parse_data(data: Any, path: str, match_on: Sequence[str] | None) -> Cassett
             f"a cassette is a YAML mapping with version and entries, not {_type_name(data)}",
             "start from `replaycodegen new PATH`",
         )
+    kind = foreign_kind(data)
+    if kind is not None:
+        raise _Invalid(["interactions"], kind, FOREIGN_HINT)
     _check_fields(data, TOP_LEVEL_FIELDS, [])
     if "version" not in data:
         raise _Invalid([], "missing version", f"add `version: {CASSETTE_VERSION}` at the top")

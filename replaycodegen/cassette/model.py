@@ -8,6 +8,7 @@ one repeats (``repeat_last=True``, the default) or the lookup misses with reason
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -311,6 +312,14 @@ class Cassette:
         """Forget what has played (the entries stay)."""
         self._played.clear()
         self.played_ids.clear()
+
+    def playback_copy(self) -> Cassette:
+        """A cassette sharing these entries and their index, with playback state of its own
+        (one parse serves many tests; each test plays from the start)."""
+        clone = copy.copy(self)
+        clone._played = {}
+        clone.played_ids = set()
+        return clone
 
     def unused(self) -> list[Entry]:
         return [e for e in self.entries if e.id not in self.played_ids]

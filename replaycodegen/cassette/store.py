@@ -22,6 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from replaycodegen.cassette.foreign import refuse_foreign
 from replaycodegen.cassette.loader import parse_cassette, read_text
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import Scrubber
@@ -297,6 +298,7 @@ class CassetteStore:
         """Write the whole cassette atomically (scrubbed), replacing the file."""
         check_writable(self.path)
         with self.locked():
+            refuse_foreign(self.path)
             if cassette.description is not None:
                 cassette.description = self.scrubber.text(cassette.description)
             for entry in cassette.entries:

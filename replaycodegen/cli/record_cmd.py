@@ -27,17 +27,24 @@ NO_KEY = (
 )
 
 
-def _requests(query: str | None, objective: str | None, requests_file: str | None
-              ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests
+def _requests(query: str | None, objective: str | None, requests_file: str | None,
+              request_json: str | None = None) -> list[PythonExecutionRequest]:
+    from replaycodegen.cli.requests_file import read_request_json, read_requests
     from replaycodegen.models import PythonExecutionRequest
 
+    given = [name for name, value in (("--query/--objective", query or objective),
+                                      ("--requests", requests_file),
+                                      ("--request", request_json)) if value is not None]
+    if len(given) > 1:
+        raise click.UsageError(f"give one of {', '.join(given)}, not several")
     if requests_file is not None:
-        if query is not None or objective is not None:
-            raise click.UsageError("give --query/--objective or --requests, not both")
         return read_requests(requests_file)
+    if request_json is not None:
+        return [read_request_json(request_json)]
     if query is None:
-        raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
+        raise click.UsageError("give --query (and --objective), --request JSON or --requests "
+                               "FILE.yaml: the request to record (a cassette miss prints the "
+                               "whole command)")
     return [PythonExecutionRequest(user_query=query, task_objective=objective or query,
                                    execution_folder_name="record-1")]
 
@@ -62,6 +69,9 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
               help="The cassette to record into (created if missing).")
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
+@click.option("--request", "request_json", metavar="JSON",
+              help="One request as a JSON object of request fields (a cassette miss prints "
+              "this when --query and --objective are not enough).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
               help="A YAML file of requests to record (a list of request mappings).")
 @click.option("--model", help="Model name (default: $REPLAYCODEGEN_MODEL, else gpt-4o-mini).")
@@ -79,7 +89,8 @@ def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
               help="Where each attempt's folder goes (default: a temp folder).")
 @pass_state
 def record(state: State, cassette: str, query: str | None, objective: str | None,
-           requests_file: str | None, model: str | None, base_url: str | None, mode: str,
+           request_json: str | None, requests_file: str | None, model: str | None,
+           base_url: str | None, mode: str,
            description: str | None, retries: int | None, timeout: float | None,
            approve: bool, execution_root: str | None) -> None:
     """Record code generation into a cassette with a real OpenAI-compatible model.
@@ -93,7 +104,7 @@ def record(state: State, cassette: str, query: str | None, objective: str | None
 
     from replaycodegen.cli.service_loop import OK
 
-    requests = _requests(query, objective, requests_file)
+    requests = _requests(query, objective, requests_file, request_json)
     if retries is not None:
         requests = [r.model_copy(update={"retries": retries}) for r in requests]
     recorder = _recorder(cassette, model, base_url, mode, description)

@@ -65,3 +65,33 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
             raise UserError(f"{path}:{at}: request {index + 1}: {name}: {problem['msg']}; "
                             "fix: correct that field") from None
     return requests
+
+
+def read_request_json(text: str) -> PythonExecutionRequest:
+    """``--request JSON``: one request; ``execution_folder_name`` defaults to ``record-1``."""
+    import json
+
+    from pydantic import ValidationError
+
+    from replaycodegen.models import PythonExecutionRequest
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--request: not JSON ({exc.msg} at character {exc.pos + 1}); fix: "
+                        'give an object such as \'{"user_query": "...", "task_objective": '
+                        '"..."}\'') from None
+    if not isinstance(data, dict):
+        raise UserError("--request: expected a JSON object of request fields; fix: give "
+                        "user_query and task_objective at least")
+    unknown = sorted(set(data) - set(PythonExecutionRequest.model_fields))
+    if unknown:
+        raise UserError(f"--request: unknown field(s) {', '.join(unknown)}; fix: use "
+                        f"{', '.join(PythonExecutionRequest.model_fields)}")
+    try:
+        return PythonExecutionRequest(**{"execution_folder_name": "record-1", **data})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = ".".join(str(p) for p in problem["loc"])
+        raise UserError(f"--request: {name}: {problem['msg']}; fix: correct that field"
+                        ) from None

@@ -13,7 +13,13 @@ from typing import Any
 
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
 from replaycodegen.cassette.loader import load_cassette
-from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
+from replaycodegen.cassette.miss import (
+    ALL_PLAYED,
+    NO_MATCH,
+    NO_SUCH_CASSETTE,
+    explain_miss,
+    record_command,
+)
 from replaycodegen.cassette.model import Cassette, Entry, entry_from_pair
 from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.cassette.store import CassetteStore
@@ -153,20 +159,6 @@ class RecordingCodeGenerator:
             reason = ALL_PLAYED
         else:
             reason = NO_MATCH
-        mode = self.record_mode.value
-        if reason == NO_SUCH_CASSETTE:
-            fix = (
-                f"record mode is '{mode}' and the cassette does not exist: record it with "
-                f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
-                f"record --cassette {self.path} --mode once`)"
-            )
-        else:
-            fix = (
-                f"record mode is '{mode}', which never records here: re-run with record mode "
-                f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
-                f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or "
-                "`all` to re-record changed requests"
-            )
         return explain_miss(
             self.cassette,
             request,
@@ -174,8 +166,22 @@ class RecordingCodeGenerator:
             reason=reason,
             key=key,
             cassette_path=str(self.path),
-            fix=fix,
+            fix=self.miss_fix(reason, request),
         )
+
+    def miss_fix(self, reason: str, request: PythonExecutionRequest) -> str:
+        """The advice a miss ends with: a ``replaycodegen record`` command that runs as
+        printed (the pytest plugin gives the pytest command of the test instead)."""
+        mode = self.record_mode.value
+        path, match_on = str(self.path), self.cassette.match_on
+        if reason == NO_SUCH_CASSETTE:
+            command = record_command(path, "once", request, match_on)
+            return (f"record mode is '{mode}' and the cassette does not exist: record it "
+                    f"(needs an API key, e.g. OPENAI_API_KEY): `{command}`")
+        command = record_command(path, "new_episodes", request, match_on)
+        return (f"record mode is '{mode}', which never records here: record it with record "
+                f"mode new_episodes (needs an API key): `{command}`, or --mode all to "
+                "re-record changed requests")
 
     def get_generation_metadata(self) -> dict[str, Any]:
         return {

@@ -157,7 +157,7 @@ def test_bad_requests_file_exits_2_naming_the_line(
 def test_query_or_requests_is_required(invoke: Invoke) -> None:
     result = invoke("record", "--cassette", "r.yaml", env={"OPENAI_API_KEY": DUMMY_KEY})
     assert result.exit_code == 2
-    assert "give --query (and --objective), or --requests FILE.yaml" in result.stderr
+    assert "give --query (and --objective), --request JSON or --requests FILE.yaml" in result.stderr
 
 
 def test_mode_choices_match_the_library() -> None:

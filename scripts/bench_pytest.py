@@ -1,0 +1,315 @@
+#!/usr/bin/env python
+"""The pytest plugin's per-test overhead, side by side with pytest-recording, in one run.
+
+    .venv/bin/python scripts/bench_pytest.py               # 1,000 tests, best of 3
+    .venv/bin/python scripts/bench_pytest.py --tests 200 --reps 1
+
+Three suites of the same size (modules of 100 tests), each run serially and with ``-n 2``:
+
+- ``plain``: no replaycodegen, no pytest-recording; each test asks a ``MockCodeGenerator``
+  fixture from its conftest for code (the floor);
+- ``replaycodegen``: each test uses the ``codegen`` fixture and replays its own 3-entry
+  cassette (``cassettes/<module>/<test>.codegen.yaml``) in record mode ``none``, with the
+  live-call guard on (the default);
+- ``pytest-recording``: each test is ``@pytest.mark.vcr`` and replays one chat completion
+  (``POST https://api.openai.com/v1/chat/completions`` through a module-level httpx2 client)
+  from its own 3-interaction vcrpy cassette in ``--record-mode=none``.
+
+The overhead per test is (suite - plain) / tests, from the best of ``reps`` runs. Also
+registered as the ``pytest`` section of scripts/bench.py. Nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PER_MODULE = 100
+ENTRIES_PER_CASSETTE = 3
+PLUGINS_OFF = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+"""Without the unrelated plugins of the dev venv (hypothesis alone adds ~0.6 s of import
+per run), so the differences are the plugins under test."""
+WITHOUT_REPLAYCODEGEN = ("-p", "no:replaycodegen")
+WITHOUT_RECORDING = ("-p", "no:recording")
+SERIAL = ("-p", "no:xdist")
+PARALLEL = ("-n", "2")
+
+PYTEST_INI = """\
+[pytest]
+asyncio_default_fixture_loop_scope = function
+"""
+
+HEADER = """\
+import asyncio
+
+import pytest
+
+from replaycodegen import PythonExecutionRequest
+
+LOOP = asyncio.new_event_loop()
+
+
+def ask(n):
+    return PythonExecutionRequest(user_query=f"question {n}", task_objective="mean",
+                                  execution_folder_name="bench")
+"""
+
+PLAIN_CONFTEST = """\
+import pytest
+
+from replaycodegen import MockCodeGenerator
+
+
+@pytest.fixture
+def codegen():
+    return MockCodeGenerator(behavior="success")
+"""
+
+CODEGEN_TEST = """
+
+def test_generate_{n}(codegen):
+    code = LOOP.run_until_complete(codegen.generate_code(ask(1), []))
+    assert "results" in code
+"""
+
+VCR_HEADER = """\
+import httpx2
+import pytest
+
+CLIENT = httpx2.Client()
+URL = "https://api.openai.com/v1/chat/completions"
+
+
+def body(n):
+    return {{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": f"question {{n}}"}}]}}
+"""
+
+VCR_TEST = """
+
+@pytest.mark.vcr
+def test_generate_{n}():
+    reply = CLIENT.post(URL, json=body(1), headers={{"authorization": "Bearer sk-bench"}})
+    assert "results" in reply.json()["choices"][0]["message"]["content"]
+"""
+
+CODEGEN_SUFFIX = os.environ.get("BENCH_CODEGEN_SUFFIX", ".codegen.yaml")
+CODE = "results = {'value': %d}\n"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    arguments: tuple[str, ...]
+    write: Callable[[Path, int], None]
+
+
+def _module_numbers(tests: int) -> list[range]:
+    return [range(m * PER_MODULE, min(tests, (m + 1) * PER_MODULE))
+            for m in range((tests + PER_MODULE - 1) // PER_MODULE)]
+
+
+def _start(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "pytest.ini").write_text(PYTEST_INI)
+
+
+def write_plain(folder: Path, tests: int) -> None:
+    _start(folder)
+    (folder / "conftest.py").write_text(PLAIN_CONFTEST)
+    for m, numbers in enumerate(_module_numbers(tests)):
+        body = HEADER + "".join(CODEGEN_TEST.format(n=n) for n in numbers)
+        (folder / f"test_suite_{m:02d}.py").write_text(body)
+
+
+def write_replaycodegen(folder: Path, tests: int) -> None:
+    from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+    from replaycodegen.cassette.model import Cassette, entry_from_pair
+    from replaycodegen.cassette.serialize import dump_cassette
+    from replaycodegen.models import PythonExecutionRequest
+
+    def ask(n: int) -> PythonExecutionRequest:
+        return PythonExecutionRequest(user_query=f"question {n}", task_objective="mean",
+                                      execution_folder_name="bench")
+
+    entries = [entry_from_pair(entry_id=f"e{n}", request=ask(n), error_chain=[],
+                               code=CODE % n, match_on=DEFAULT_MATCH_ON)
+               for n in range(1, ENTRIES_PER_CASSETTE + 1)]
+    text = dump_cassette(Cassette(entries))
+    _start(folder)
+    for m, numbers in enumerate(_module_numbers(tests)):
+        module = f"test_suite_{m:02d}"
+        body = HEADER + "".join(CODEGEN_TEST.format(n=n) for n in numbers)
+        (folder / f"{module}.py").write_text(body)
+        cassettes = folder / "cassettes" / module
+        cassettes.mkdir(parents=True)
+        for n in numbers:
+            (cassettes / f"test_generate_{n}{CODEGEN_SUFFIX}").write_text(text)
+
+
+def _interaction(n: int) -> dict[str, Any]:
+    request_body = {"model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": f"question {n}"}]}
+    reply = {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0,
+             "model": "gpt-4o-mini", "choices": [{"index": 0, "finish_reason": "stop",
+             "message": {"role": "assistant", "content": f"```python\n{CODE % n}```"}}]}
+    return {
+        "request": {"body": json.dumps(request_body, separators=(",", ":")),
+                    "headers": {"content-type": ["application/json"]}, "method": "POST",
+                    "uri": "https://api.openai.com/v1/chat/completions"},
+        "response": {"status": {"code": 200, "message": "OK"},
+                     "headers": {"content-type": ["application/json"]},
+                     "body": {"string": json.dumps(reply)}},
+    }
+
+
+def write_recording(folder: Path, tests: int) -> None:
+    import yaml
+
+    conftest = ("import pytest\n\n\n@pytest.fixture(scope='module')\ndef vcr_config():\n"
+                "    return {'match_on': ['method', 'uri', 'body']}\n")
+    cassette = {"version": 1, "interactions": [_interaction(n) for n in
+                                              range(1, ENTRIES_PER_CASSETTE + 1)]}
+    text = yaml.safe_dump(cassette, sort_keys=False)
+    _start(folder)
+    (folder / "conftest.py").write_text(conftest)
+    for m, numbers in enumerate(_module_numbers(tests)):
+        module = f"test_suite_{m:02d}"
+        body = VCR_HEADER.format() + "".join(VCR_TEST.format(n=n) for n in numbers)
+        (folder / f"{module}.py").write_text(body)
+        cassettes = folder / "cassettes" / module
+        cassettes.mkdir(parents=True)
+        for n in numbers:
+            (cassettes / f"test_generate_{n}.yaml").write_text(text)
+
+
+SUITES = (
+    Suite("plain", (*WITHOUT_REPLAYCODEGEN, *WITHOUT_RECORDING), write_plain),
+    Suite("replaycodegen", WITHOUT_RECORDING, write_replaycodegen),
+    Suite("pytest-recording", (*WITHOUT_REPLAYCODEGEN, "--record-mode=none"), write_recording),
+)
+MODES: dict[str, tuple[str, ...]] = {"serial": SERIAL, "-n 2": PARALLEL}
+
+
+def child_env() -> dict[str, str]:
+    """No inherited pytest or coverage settings; no bytecode written into the suites."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "COV_CORE")) and k != "PYTHONPATH"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_suite(folder: Path, arguments: Sequence[str], mode: Sequence[str]) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", *PLUGINS_OFF, *mode, "-c",
+               str(folder / "pytest.ini"), "--rootdir", str(folder), *arguments, str(folder)]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=child_env(), cwd=folder,
+                          timeout=900)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-4:])
+        raise RuntimeError(f"{folder.name} {' '.join(mode)} failed: {tail[-500:]}")
+    return wall
+
+
+def available() -> list[str]:
+    """The suites this environment can run (pytest-recording and xdist are dev extras)."""
+    import importlib.util
+
+    names = ["plain", "replaycodegen"]
+    if importlib.util.find_spec("pytest_recording") is not None:
+        names.append("pytest-recording")
+    return names
+
+
+def measure(tests: int, reps: int, folder: Path,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Best-of-``reps`` wall time of every suite in every mode, runs interleaved."""
+    import importlib.util
+
+    names = available()
+    modes = dict(MODES) if importlib.util.find_spec("xdist") else {"serial": SERIAL}
+    suites = [s for s in SUITES if s.name in names]
+    for suite in suites:
+        suite.write(folder / suite.name, tests)
+    runs: dict[str, dict[str, list[float]]] = {m: {s.name: [] for s in suites} for m in modes}
+    warmup = 1 if reps > 1 else 0
+    for rep in range(warmup + reps):
+        for mode, mode_args in modes.items():
+            for suite in suites:
+                wall = run_suite(folder / suite.name, suite.arguments, mode_args)
+                if rep >= warmup:
+                    runs[mode][suite.name].append(wall)
+        log(f"  pytest suites: run {rep + 1} of {warmup + reps} done")
+    results: dict[str, Any] = {"tests": tests, "reps": reps, "modes": {}}
+    for mode, by_suite in runs.items():
+        best = {name: min(times) for name, times in by_suite.items()}
+        overhead = {name: (best[name] - best["plain"]) / tests * 1e6
+                    for name in best if name != "plain"}
+        results["modes"][mode] = {"best_s": best, "overhead_per_test_us": overhead,
+                                  "runs_s": by_suite}
+    return results
+
+
+def _ratio(mode: dict[str, Any]) -> float | None:
+    overhead = mode["overhead_per_test_us"]
+    theirs = overhead.get("pytest-recording")
+    if not theirs or theirs <= 0:
+        return None
+    return float(overhead["replaycodegen"]) / float(theirs)
+
+
+def summary_lines(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None, str]]:
+    """(id, label, figure, met or None, target) per mode."""
+    lines = []
+    for mode, data in results["modes"].items():
+        best, overhead = data["best_s"], data["overhead_per_test_us"]
+        ours = overhead["replaycodegen"]
+        ratio = _ratio(data)
+        theirs = overhead.get("pytest-recording")
+        figure = (f"plain {best['plain']:.2f} s; replaycodegen {best['replaycodegen']:.2f} s "
+                  f"({ours:+,.0f} µs per test)")
+        if theirs is not None:
+            figure += (f"; pytest-recording {best['pytest-recording']:.2f} s ({theirs:+,.0f} µs "
+                       f"per test)")
+        if ratio is not None:
+            figure += f"; ratio {ratio:.3f}"
+        met = ours <= 500 and (ratio is None or ratio <= 0.05)
+        suffix = "" if mode == "serial" else "_n2"
+        lines.append((f"pytest_plugin{suffix}",
+                      f"pytest, {results['tests']:,} tests each with its own "
+                      f"{ENTRIES_PER_CASSETTE}-entry cassette ({mode})",
+                      figure, met, "<= 500 µs per test and <= 0.05x pytest-recording"))
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--tests", type=int, default=1_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="replaycodegen-bench-pytest-"))
+    try:
+        results = measure(args.tests, args.reps, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for _id, label, figure, met, target in summary_lines(results):
+        state = "" if met is None else ("PASS" if met else "MISS")
+        print(f"{label}: {figure}  [{target}: {state}]")
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
