@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +104,8 @@ class LiveCallGuard:
     record_mode: str
     allow_hosts: frozenset[str]
     blocked: list[LiveCallBlocked] = field(default_factory=list)
-    fix: str | None = None
+    fix: str | Callable[[], str] | None = None
+    """The advice a blocked call's message ends with (a function: worked out when needed)."""
     stepped_aside: bool = False
 
 
@@ -114,15 +115,16 @@ def block_live_llm_calls(
     record_mode: str = "none",
     *,
     allow_hosts: Iterable[str] = LOOPBACK_HOSTS,
-    fix: str | None = None,
+    fix: str | Callable[[], str] | None = None,
 ) -> Iterator[LiveCallGuard]:
     """Make every HTTP request to a host outside ``allow_hosts`` raise :class:`LiveCallBlocked`.
 
-    ``cassette_path``, ``record_mode`` and ``fix`` (the advice the error ends with) only
-    shape the message; nothing is read or written. Pass ``allow_hosts=()`` to block
-    loopback too. The stubs are process-wide (every thread) while the block runs; vcrpy
-    (``pip install 'replaycodegen[vcr]'``) must be installed. Inside another vcrpy
-    cassette the guard steps aside (``guard.stepped_aside``): that cassette answers.
+    ``cassette_path``, ``record_mode`` and ``fix`` (the advice the error ends with, or a
+    function returning it) only shape the message; nothing is read or written. Pass
+    ``allow_hosts=()`` to block loopback too. The stubs are process-wide (every thread)
+    while the block runs; vcrpy (``pip install 'replaycodegen[vcr]'``) must be installed.
+    Inside another vcrpy cassette the guard steps aside (``guard.stepped_aside``): that
+    cassette answers.
     """
     mode = str(getattr(record_mode, "value", record_mode))
     if mode not in RECORD_MODES:
@@ -175,7 +177,7 @@ class _Patches:
             url=_without_query(str(getattr(request, "uri", ""))),
             cassette_path=guard.cassette_path,
             record_mode=guard.record_mode,
-            fix=guard.fix,
+            fix=guard.fix() if callable(guard.fix) else guard.fix,
         )
         guard.blocked.append(blocked)
         raise blocked

@@ -91,7 +91,8 @@ URL = "https://api.openai.com/v1/chat/completions"
 
 
 def body(n):
-    return {{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": f"question {{n}}"}}]}}
+    return {{"model": "gpt-4o-mini",
+            "messages": [{{"role": "user", "content": f"question {{n}}"}}]}}
 """
 
 VCR_TEST = """

@@ -23,7 +23,7 @@ from ._fixtures import (
     codegen_service,
 )
 from ._guard import LiveCallGuards
-from ._paths import MARKER_DOC, MarkerError, cassette_path, merged_marker
+from ._paths import MARKER_DOC, MarkerError, resolved
 from ._report import (
     WORKEROUTPUT_KEY,
     CodegenLedger,
@@ -75,13 +75,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 # -- which cassettes the collected tests would use (for the unused-entries check) ------------
 def _static_path(item: pytest.Item) -> str | None:
     try:
-        marker = merged_marker(item)
+        marker, choice = resolved(item, plugin_state(item.config).settings.cassette_dir)
     except MarkerError:
         return None  # the codegen fixture reports it when the test runs
-    if marker.behavior is not None:
-        return None
-    settings = plugin_state(item.config).settings
-    return str(cassette_path(item, marker, settings.cassette_dir))
+    return None if marker.behavior is not None else str(choice.path)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -20,14 +20,16 @@ from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.cassette.store import CassetteStore
-from replaycodegen.errors import CodeGenerationError
+from replaycodegen.errors import CassetteMiss, CodeGenerationError
 from replaycodegen.generation.mock import MockCodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.recording import RecordingCodeGenerator
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
+from ._cassettes import SessionCassettes
 from ._claims import SessionClaims
-from ._paths import CassetteMarker
+from ._commands import CodegenFixes
+from ._paths import CassetteMarker, unknown_names
 from ._settings import CodegenSettings, SetupError
 
 OPENAI_KEYS = ("model", "base_url", "api_key", "temperature", "max_tokens", "timeout",
@@ -41,10 +43,9 @@ def checked_config(config: Any) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise SetupError(f"the codegen_config fixture must return a dict, not "
                          f"{type(config).__name__}")
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    unknown = sorted(map(str, set(config) - set(CONFIG_KEYS)))
     if unknown:
-        raise SetupError(f"codegen_config: unknown key(s) {', '.join(map(str, unknown))}; "
-                         f"valid: {', '.join(CONFIG_KEYS)}")
+        raise SetupError("codegen_config: " + unknown_names("key", unknown, CONFIG_KEYS))
     return dict(config)
 
 
@@ -59,35 +60,49 @@ def effective_match_on(marker: CassetteMarker, config: Mapping[str, Any]) -> tup
         raise SetupError(f"match_on: {exc}") from None
 
 
-def no_cassette_fix(path: Path) -> str:
-    return (f"record it: run this test with `--codegen-record-mode=once` (needs an API key, "
-            f"e.g. OPENAI_API_KEY), or `replaycodegen record --cassette {path} --mode once`; "
-            "or point @pytest.mark.codegen_cassette at an existing cassette or a behavior=")
-
-
 class ReplayingMockCodeGenerator(MockCodeGenerator):
-    """``MockCodeGenerator`` over one cassette file that counts its misses.
+    """``MockCodeGenerator`` over one cassette file that counts its misses and ends them
+    with the pytest command that records this test.
 
     A missing file (``cassette=None``) raises ``CassetteMiss`` ("no such cassette") at
     the first call, unless the test configured code with ``set_code``.
     """
 
-    def __init__(self, path: Path, cassette: Cassette | None) -> None:
+    def __init__(self, path: Path, cassette: Cassette | None, fixes: CodegenFixes) -> None:
         super().__init__(cassette=cassette)
         self.cassette_path = path
         self.file_cassette = cassette
+        self.fixes = fixes
 
     def __repr__(self) -> str:
         state = "" if self.file_cassette is not None else ", missing"
         return f"ReplayingMockCodeGenerator({str(self.cassette_path)!r}{state})"
 
     def serve(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]) -> str:
-        if self.cassette is None:
+        cassette = self.cassette
+        if cassette is None:
             self.misses += 1
             raise explain_miss(None, request, error_chain, reason=NO_SUCH_CASSETTE,
                                cassette_path=str(self.cassette_path),
-                               fix=no_cassette_fix(self.cassette_path))
-        return super().serve(request, error_chain)  # counts its misses itself
+                               fix=self.fixes.miss(NO_SUCH_CASSETTE))
+        try:
+            return super().serve(request, error_chain)  # counts its misses itself
+        except CassetteMiss as miss:
+            if cassette is not self.file_cassette:
+                raise
+            problem = miss
+        raise explain_miss(cassette, request, error_chain, reason=problem.reason,
+                           key=problem.key, cassette_path=str(self.cassette_path),
+                           fix=self.fixes.miss(problem.reason))
+
+
+class PluginRecorder(RecordingCodeGenerator):
+    """``RecordingCodeGenerator`` whose misses end with the pytest command of this test."""
+
+    fixes: CodegenFixes
+
+    def miss_fix(self, reason: str, request: PythonExecutionRequest) -> str:
+        return f"record mode is '{self.record_mode.value}': " + self.fixes.miss(reason)
 
 
 @dataclass
@@ -196,14 +211,15 @@ def real_generator(config: Mapping[str, Any], settings: CodegenSettings) -> Code
 def open_generator(
     *, path: Path, marker: CassetteMarker, mode: str, config: Mapping[str, Any],
     settings: CodegenSettings, claims: SessionClaims, test_id: str,
+    cassettes: SessionCassettes, fixes: CodegenFixes,
 ) -> GeneratorInUse:
     """Build the generator for one test (see the module docstring)."""
     if marker.behavior is not None:
         return GeneratorInUse(MockCodeGenerator(behavior=marker.behavior), None, mode)
     match_on = effective_match_on(marker, config)
     if mode == "none":
-        cassette = load_cassette(path, match_on=match_on) if path.exists() else None
-        return GeneratorInUse(ReplayingMockCodeGenerator(path, cassette), path, mode)
+        cassette = cassettes.load(path, match_on)
+        return GeneratorInUse(ReplayingMockCodeGenerator(path, cassette, fixes), path, mode)
     description = str(config.get("description") or f"Recorded for {test_id}")
     try:
         real = real_generator(config, settings)
@@ -214,7 +230,8 @@ def open_generator(
             f"  fix: set {env}, or put api_key (or a generator) in codegen_config, or replay "
             "with --codegen-record-mode=none") from None
     secrets = [str(s) for s in config.get("secrets", ())]
-    recorder = RecordingCodeGenerator(
+    recorder = PluginRecorder(
         real, path, recorder_mode(mode, path, claims, match_on, description),
         match_on=match_on, description=description, secrets=secrets)
+    recorder.fixes = fixes
     return GeneratorInUse(recorder, path, mode)

@@ -20,7 +20,8 @@ async def test_answers(codegen, ask, codegen_record_mode, codegen_cassette_path,
     assert isinstance(codegen, MockCodeGenerator)
     assert codegen_record_mode == "none"
     assert codegen_config == {}
-    assert codegen_cassette_path.parts[-3:] == ("cassettes", "test_fixtures", "test_answers.yaml")
+    assert codegen_cassette_path.parts[-3:] == (
+        "cassettes", "test_fixtures", "test_answers.codegen.yaml")
     assert await codegen.generate_code(ask("q1"), []) == "results = {'value': 1}"
     assert await codegen.generate_code(ask("q2"), []) == "results = {'value': 2}"
 
@@ -41,7 +42,7 @@ async def test_set_code_needs_no_cassette(codegen, ask):
 
 def test_each_fixture_replays_offline(pytester: pytest.Pytester) -> None:
     root = make_project(pytester, test_fixtures=FIXTURES_PROJECT)
-    write_cassette(root / "cassettes/test_fixtures/test_answers.yaml",
+    write_cassette(root / "cassettes/test_fixtures/test_answers.codegen.yaml",
                    {"q1": "results = {'value': 1}", "q2": "results = {'value': 2}"})
     result = pytester.runpytest()
     result.assert_outcomes(passed=3)
@@ -58,9 +59,10 @@ async def test_unrecorded(codegen, ask):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*CassetteMiss: replaycodegen: no cassette entry for this request (no such cassette)",
-        "*cassette: */cassettes/test_missing/test_unrecorded.yaml",
-        "*how to fix: record it: run this test with `--codegen-record-mode=once`*",
-        "*test_unrecorded.yaml: 0 played, 0 recorded, 1 miss, ? unused",
+        "*cassette: */cassettes/test_missing/test_unrecorded.codegen.yaml",
+        "*how to fix: record it: `pytest test_missing.py::test_unrecorded "
+        "--codegen-record-mode=once`*",
+        "*test_unrecorded.codegen.yaml: 0 played, 0 recorded, 1 miss, ? unused",
     ])
 
 
@@ -69,7 +71,8 @@ def test_a_changed_request_fails_with_the_closest_entries(pytester: pytest.Pytes
 async def test_changed(codegen, ask):
     await codegen.generate_code(ask("q1, reworded"), [])
 """)
-    write_cassette(root / "cassettes/test_changed/test_changed.yaml", {"q1": "results = {}"})
+    write_cassette(root / "cassettes/test_changed/test_changed.codegen.yaml",
+                   {"q1": "results = {}"})
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
@@ -93,7 +96,8 @@ def test_it(codegen):
 """)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*codegen_config: unknown key(s) modle; valid: model, base_url*"])
+    result.stdout.fnmatch_lines(["*codegen_config: unknown key 'modle' (did you mean 'model'?); "
+                                 "valid: model, base_url*"])
 
 
 @pytest.fixture
@@ -137,7 +141,7 @@ def test_the_guard_stops_live_calls_in_none_mode(
     result.stdout.fnmatch_lines([
         "*LiveCallBlocked: replaycodegen: live HTTP call to POST "
         "https://api.openai.com/v1/chat/completions blocked in record mode 'none' "
-        "(cassette */cassettes/test_live/test_live_call.yaml)*--codegen-record-mode=once*",
+        "(cassette */cassettes/test_live/test_live_call.codegen.yaml)*--codegen-record-mode=once*",
         "*test_swallowed_live_call passed, but 1 live HTTP call(s) were blocked*",
     ])
     assert no_dns == []
