@@ -83,9 +83,9 @@ def test_a_vcr_cassette_inside_the_guard_plays_back_and_the_guard_resumes(
 
 def test_nested_guards_the_innermost_decides(no_dns: list[Any]) -> None:
     with block_live_llm_calls("outer.yaml") as outer:
-        with block_live_llm_calls("inner.yaml", allow_hosts=(), fix="ask the owner") as inner:
-            with pytest.raises(LiveCallBlocked) as caught:
-                httpx2.get(URL)
+        with (block_live_llm_calls("inner.yaml", allow_hosts=(), fix="ask the owner") as inner,
+              pytest.raises(LiveCallBlocked) as caught):
+            httpx2.get(URL)
         assert str(caught.value).endswith("ask the owner")
         assert "cassette inner.yaml" in str(caught.value)
         with pytest.raises(LiveCallBlocked, match=r"cassette outer\.yaml"):
