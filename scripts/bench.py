@@ -22,8 +22,8 @@ What is measured (all on the same generated workloads, see scripts/bench_workloa
 4. recording: n recordings in a row through ``RecordingCodeGenerator(trivial generator,
    path, "new_episodes")`` vs one final ``CassetteStore(path).write(cassette)``;
 5. startup: ``import replaycodegen`` (fresh subprocess, best of N), ``replaycodegen --help``,
-   whether the import pulls in openai or vcr; the pytest plugin's overhead on a 1,000-test
-   suite against the same suite with a plain fixture;
+   whether the import pulls in openai or vcr; the pytest plugin's per-test overhead next to
+   pytest-recording's (scripts/bench_pytest.py);
 6. memory: ru_maxrss of the subprocess that loads and replays the largest cassette.
 
 Benchmarks print figures; nothing here asserts on time (tests/test_bench_smoke.py only checks
@@ -1057,161 +1057,6 @@ def bench_startup(profile: Profile, report: Report) -> None:
     )
 
 
-PYTEST_COMMON = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist")
-"""Both suites run without the unrelated plugins of the dev venv (hypothesis alone adds
-~0.6 s of import per run), so the difference is the replaycodegen plugin's."""
-
-PYTEST_INI = """\
-[pytest]
-asyncio_default_fixture_loop_scope = function
-"""
-
-SUITE_HEADER = """\
-import asyncio
-
-import pytest
-
-from replaycodegen import MockCodeGenerator, PythonExecutionRequest
-
-LOOP = asyncio.new_event_loop()
-REQUEST = PythonExecutionRequest(user_query="Average beam current", task_objective="mean",
-                                 execution_folder_name="bench")
-"""
-
-PLAIN_FIXTURE = """
-
-@pytest.fixture
-def codegen():
-    return MockCodeGenerator(behavior="success")
-"""
-
-TEST_TEMPLATE = """
-
-{marker}def test_generate_{number}(codegen):
-    code = LOOP.run_until_complete(codegen.generate_code(REQUEST, []))
-    assert "results" in code
-"""
-
-
-GUARD_OFF_CONFTEST = """\
-import pytest
-
-
-@pytest.fixture
-def codegen_config():
-    return {"block_live_calls": False}
-"""
-
-
-def write_suite(folder: Path, tests: int, plugin: bool, guard: bool = True) -> None:
-    """``tests`` tests in modules of at most 100, using the ``codegen`` fixture."""
-    folder.mkdir(parents=True)
-    (folder / "pytest.ini").write_text(PYTEST_INI)
-    if not guard:
-        (folder / "conftest.py").write_text(GUARD_OFF_CONFTEST)
-    marker = '@pytest.mark.codegen_cassette(behavior="success")\n' if plugin else ""
-    per_module = 100
-    for module in range((tests + per_module - 1) // per_module):
-        numbers = range(module * per_module, min(tests, (module + 1) * per_module))
-        body = SUITE_HEADER + ("" if plugin else PLAIN_FIXTURE)
-        body += "".join(TEST_TEMPLATE.format(marker=marker, number=n) for n in numbers)
-        (folder / f"test_suite_{module:02d}.py").write_text(body)
-
-
-def bench_pytest(profile: Profile, folder: Path, report: Report) -> None:
-    log(f"pytest plugin overhead, {profile.pytest_tests:,} tests...")
-    label = f"pytest plugin overhead, {profile.pytest_tests:,} tests (codegen fixture)"
-    if importlib.util.find_spec("replaycodegen.pytest_plugin") is None:
-        report.add(
-            Row(
-                id="pytest_plugin",
-                section="pytest",
-                label=label,
-                figure="n/a (plugin not present)",
-                status="n/a",
-            )
-        )
-        return
-    env = child_env()
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # name: (extra pytest arguments, uses the plugin, live-call guard on)
-    variants: dict[str, tuple[list[str], bool, bool]] = {
-        "plugin": ([], True, True),
-        "plugin_no_guard": ([], True, False),
-        "plain": (["-p", "no:replaycodegen"], False, True),
-    }
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for name, (_, plugin, guard) in variants.items():
-        write_suite(folder / name, profile.pytest_tests, plugin=plugin, guard=guard)
-    warmup = 1 if profile.pytest_reps > 1 else 0
-    for rep in range(warmup + profile.pytest_reps):
-        for name, (extra, _, _) in variants.items():
-            suite = folder / name
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                *PYTEST_COMMON,
-                "-c",
-                str(suite / "pytest.ini"),
-                "--rootdir",
-                str(suite),
-                *extra,
-                str(suite),
-            ]
-            wall, proc = timed_process(command, env=env, cwd=suite)
-            if proc.returncode != 0:
-                tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-                report.add(
-                    Row(
-                        id="pytest_plugin",
-                        section="pytest",
-                        label=label,
-                        figure=f"n/a ({name} suite failed: {' | '.join(tail)[-300:]})",
-                        status="n/a",
-                    )
-                )
-                return
-            if rep >= warmup:
-                times[name].append(wall)
-    best = {name: min(runs) for name, runs in times.items()}
-    tests = profile.pytest_tests
-    per_test_us = (best["plugin"] - best["plain"]) / tests * 1e6
-    guard_us = (best["plugin"] - best["plugin_no_guard"]) / tests * 1e6
-    report.add(
-        Row(
-            id="pytest_plugin",
-            section="pytest",
-            label=label,
-            figure=f"{fmt_s(best['plugin'])} vs {fmt_s(best['plain'])} plain = "
-            f"{best['plugin'] / best['plain']:.2f}x ({per_test_us:+,.0f} µs per test)",
-            data={
-                "tests": tests,
-                "plugin_s": best["plugin"],
-                "plain_s": best["plain"],
-                "ratio": best["plugin"] / best["plain"],
-                "overhead_per_test_us": per_test_us,
-                "runs": times,
-            },
-        )
-    )
-    report.add(
-        Row(
-            id="pytest_plugin_guard",
-            section="pytest",
-            label="  of which the per-test live-call guard (plugin run with block_live_calls off)",
-            figure=f"{fmt_s(best['plugin_no_guard'])} without the guard: {guard_us:+,.0f} µs "
-            "per test is the guard",
-            data={
-                "tests": tests,
-                "plugin_no_guard_s": best["plugin_no_guard"],
-                "guard_per_test_us": guard_us,
-            },
-        )
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # Machine, output, profiling
 # ---------------------------------------------------------------------------------------
@@ -1356,6 +1201,8 @@ def run(
         if "startup" in sections:
             bench_startup(profile, report)
         if "pytest" in sections:
+            from bench_pytest import bench_pytest
+
             bench_pytest(profile, folder / "pytest-suites", report)
     elapsed = time.perf_counter() - started
     print()

@@ -14,7 +14,7 @@ import pytest
 
 from ._claims import WORKERINPUT_KEY, SessionClaims
 from ._fixtures import (
-    _codegen_guard_every_test,
+    GuardEveryTest,
     codegen,
     codegen_cassette_path,
     codegen_config,
@@ -36,7 +36,6 @@ from ._settings import add_options, check_api_key, read_settings
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [
-    "_codegen_guard_every_test",
     "codegen",
     "codegen_cassette_path",
     "codegen_config",
@@ -56,6 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = PluginState(
         read_settings(config), CodegenLedger(),
         SessionClaims(Path(shared) if shared else None), LiveCallGuards())
+    settings = plugin_state(config).settings
+    if settings.guard == "all" and settings.record_mode == "none":
+        config.pluginmanager.register(GuardEveryTest(), "replaycodegen-guard-all")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -82,10 +84,11 @@ def _static_path(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    ledger = plugin_state(session.config).ledger
+    state = plugin_state(session.config)
     for item in session.items:
         if uses_codegen(item) and (path := _static_path(item)) is not None:
-            ledger.expected.setdefault(path, set()).add(item.nodeid)
+            state.ledger.expected.setdefault(path, set()).add(item.nodeid)
+            state.cassettes.expect(path)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -66,10 +66,14 @@ def codegen_config() -> dict[str, Any]:
     return {}
 
 
+def _mode(request: pytest.FixtureRequest, marker: CassetteMarker) -> str:
+    return marker.record_mode or plugin_state(request.config).settings.record_mode
+
+
 @pytest.fixture
 def codegen_record_mode(request: pytest.FixtureRequest) -> str:
     """This test's record mode: its marker's ``record_mode``, else ``--codegen-record-mode``."""
-    return _resolved(request)[0].record_mode or plugin_state(request.config).settings.record_mode
+    return _mode(request, _resolved(request)[0])
 
 
 @pytest.fixture
@@ -79,19 +83,17 @@ def codegen_cassette_path(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def codegen(
-    request: pytest.FixtureRequest,
-    codegen_config: Any,
-    codegen_record_mode: str,
-    codegen_cassette_path: Path,
-) -> Iterator[CodeGenerator]:
+def codegen(request: pytest.FixtureRequest, codegen_config: Any) -> Iterator[CodeGenerator]:
     """The generator for this test: replays its cassette (record mode ``none``) or records
     into it through the real generator; ``behavior=`` on the marker serves a shipped one."""
     from ._generators import checked_config, open_generator  # imported when first needed
 
+    # mode and path worked out here, not by asking for their fixtures: a fixture per test
+    # costs more than the rest of the plugin's work
     state = plugin_state(request.config)
     node = request.node
     marker, choice = _resolved(request)
+    codegen_record_mode, codegen_cassette_path = _mode(request, marker), choice.path
     fixes = CodegenFixes(node, codegen_cassette_path, marker.record_mode)
     problem: Exception | None = None
     try:
@@ -129,25 +131,29 @@ def codegen(
         warn_swallowed(node.nodeid, blocked)
 
 
-@pytest.fixture(autouse=True)
-def _codegen_guard_every_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With ``--codegen-guard=all`` in record mode ``none``: the guard around every test,
-    not only those that use ``codegen`` (which nest their own, naming their cassette)."""
-    state = plugin_state(request.config)
-    if state.settings.guard != "all" or state.settings.record_mode != "none":
-        yield
-        return
-    from ._generators import checked_config
+class GuardEveryTest:
+    """Registered as a plugin only with ``--codegen-guard=all`` in record mode ``none``:
+    the guard around every test, not only those that use ``codegen`` (which nest their
+    own, naming their cassette). Not an autouse fixture otherwise, which every test of
+    every suite would pay for."""
 
-    try:  # asked for only here: an overridden codegen_config may need costly fixtures
-        config = checked_config(request.getfixturevalue("codegen_config"))
-        hosts = allowed_hosts(config)
-    except SetupError as exc:
-        _fail(request, exc)
-    node = request.node
-    with state.guards.around_test(None, "none", config, hosts,
-                                  lambda: uncovered_live_call(node)):
-        yield
+    @pytest.fixture(autouse=True)
+    def _codegen_guard_every_test(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        from ._generators import checked_config
+
+        state = plugin_state(request.config)
+        try:  # asked for only here: an overridden codegen_config may need costly fixtures
+            config = checked_config(request.getfixturevalue("codegen_config"))
+            hosts = allowed_hosts(config)
+        except SetupError as exc:
+            problem = exc  # failed outside the except block: no chained traceback
+        else:
+            node = request.node
+            with state.guards.around_test(None, "none", config, hosts,
+                                          lambda: uncovered_live_call(node)):
+                yield
+            return
+        _fail(request, problem)
 
 
 @pytest.fixture

@@ -170,14 +170,15 @@ class CassetteChoice:
     renamed_to: Path | None = None
 
 
-def _legacy_in_use(legacy: Path, new: Path) -> bool:
+def _legacy_in_use(legacy: str, new: str) -> bool:
     from replaycodegen.cassette.foreign import foreign_kind_of_file
 
-    return not new.exists() and legacy.is_file() and foreign_kind_of_file(legacy) is None
+    return (not os.path.exists(new) and os.path.isfile(legacy)
+            and foreign_kind_of_file(Path(legacy)) is None)
 
 
 def choose_cassette(item: pytest.Item, marker: CassetteMarker,
-                  cassette_dir: Path | None) -> CassetteChoice:
+                    cassette_dir: Path | None) -> CassetteChoice:
     """The absolute cassette path of a test: the marker's path (relative ones live in the
     module's cassette folder; no suffix means ``.yaml``), else the default name."""
     folder = module_cassette_dir(item.path, cassette_dir)
@@ -187,12 +188,14 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
             path = path.with_name(path.name + SUFFIX)
         path = path if path.is_absolute() else folder / path
         return CassetteChoice(Path(os.path.abspath(path)))
+    # plain strings: this runs for every collected test
     test_class = getattr(item, "cls", None)
-    new = Path(os.path.abspath(folder / default_cassette_name(test_class, item.name)))
-    legacy = new.with_name(default_cassette_name(test_class, item.name, SUFFIX))
+    base = os.path.abspath(folder)
+    new = os.path.join(base, default_cassette_name(test_class, item.name))
+    legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX))
     if _legacy_in_use(legacy, new):
-        return CassetteChoice(legacy, renamed_to=new)
-    return CassetteChoice(new)
+        return CassetteChoice(Path(legacy), renamed_to=Path(new))
+    return CassetteChoice(Path(new))
 
 
 def cassette_path(item: pytest.Item, marker: CassetteMarker, cassette_dir: Path | None) -> Path:
@@ -203,7 +206,9 @@ def cassette_path(item: pytest.Item, marker: CassetteMarker, cassette_dir: Path 
 _RESOLVED = pytest.StashKey[tuple[CassetteMarker, CassetteChoice]]()
 
 
-def resolved(item: pytest.Item, cassette_dir: Path | None) -> tuple[CassetteMarker, CassetteChoice]:
+def resolved(
+    item: pytest.Item, cassette_dir: Path | None
+) -> tuple[CassetteMarker, CassetteChoice]:
     """The merged marker and the cassette of a test, worked out once per test item (a bad
     marker raises ``MarkerError`` every time it is asked)."""
     found = item.stash.get(_RESOLVED, None)
