@@ -27,7 +27,8 @@ from ._settings import RECORD_MODES
 MARKER = "codegen_cassette"
 MARKER_DOC = (
     f"{MARKER}(path=None, *, behavior=None, match_on=None, record_mode=None): the cassette "
-    "this test's `codegen` fixture replays or records (replaycodegen)"
+    "this test's `codegen` fixture replays or records (replaycodegen; default "
+    "cassettes/<module>/<test>.codegen.yaml)"
 )
 MARKER_KEYWORDS = ("path", "behavior", "match_on", "record_mode")
 KEYWORD_SPELLINGS = {"behaviour": "behavior"}

@@ -29,7 +29,7 @@ _HELP = {
     "record_mode": "when to call the real model: none (replay only, the default), once, "
     "new_episodes, all, rewrite",
     "cassette_dir": "folder for cassettes (default: cassettes/ next to each test module); "
-    "each module gets a <module name>/ subfolder",
+    "a test's cassette is <module name>/<test>.codegen.yaml in it",
     "unused": "what to do with cassette entries no test played: ignore, warn (default), "
     "fail (exit code 1)",
     "model": "model to record with (default: REPLAYCODEGEN_MODEL, else gpt-4o-mini)",
