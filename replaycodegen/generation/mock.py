@@ -7,6 +7,7 @@ Precedence: sequence > static code > behaviour/cassette.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,7 +57,11 @@ class MockCodeGenerator:
         self._cassette: Cassette | None = None
         if behavior is not None:
             if behavior not in BEHAVIORS:
-                raise ValueError(f"Unknown behavior: {behavior}. Available: {', '.join(BEHAVIORS)}")
+                close = difflib.get_close_matches(str(behavior), list(BEHAVIORS), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"Unknown behavior: {behavior}. Available: {', '.join(BEHAVIORS)}.{hint}"
+                )
             self._cassette = load_behavior(behavior)
         elif isinstance(cassette, Cassette):
             self._cassette = cassette

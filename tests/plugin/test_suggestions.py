@@ -71,3 +71,11 @@ def test_an_unknown_command_gets_a_suggestion(typed: str, suggested: str) -> Non
     assert done.returncode == 2
     assert f"No such command {typed!r}. Did you mean {suggested!r}?" in done.stderr
     assert "Commands: run, record, ls," in done.stderr
+
+
+def test_mock_code_generator_suggests_a_behaviour_and_keeps_the_seed_message() -> None:
+    from replaycodegen import MockCodeGenerator
+
+    with pytest.raises(ValueError, match=r"^Unknown behavior: sucess\. Available: success, .*"
+                                         r"Did you mean 'success'\?$"):
+        MockCodeGenerator(behavior="sucess")

@@ -230,3 +230,28 @@ def test_a_vcr_cassette_is_never_replayed_overwritten_or_appended_to(
     ])
     assert theirs.read_bytes() == before
     assert fake_server.requests == []
+
+
+class Scripted:
+    async def generate_code(self, request: Any, error_chain: Any) -> str:
+        raise AssertionError("must not be called")
+
+    def get_generation_metadata(self) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes", "all", "rewrite"])
+def test_the_store_and_the_recorder_refuse_a_vcr_cassette(tmp_path: Path, mode: str) -> None:
+    from replaycodegen.cassette.model import Cassette
+    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.errors import CassetteError
+    from replaycodegen.generation import RecordingCodeGenerator
+
+    theirs = tmp_path / "test_x.yaml"
+    write_http_cassette(theirs, 1)
+    before = theirs.read_bytes()
+    with pytest.raises(CassetteError, match="a vcrpy HTTP cassette.*nothing was written"):
+        CassetteStore(theirs).write(Cassette())
+    with pytest.raises(CassetteError, match="a vcrpy HTTP cassette"):
+        RecordingCodeGenerator(Scripted(), theirs, mode)
+    assert theirs.read_bytes() == before
