@@ -343,19 +343,18 @@ def summary_lines(results: dict[str, Any]) -> list[tuple[str, str, str, bool, st
     return lines
 
 
-def bench_pytest(profile: Any, folder: Path, report: Any) -> None:
-    """The ``pytest`` section of scripts/bench.py (its Profile, Report and Row)."""
-    from bench import Row, log
-
+def bench_pytest(tests: int, reps: int, folder: Path, add_row: Callable[..., Any],
+                 log: Callable[[str], None] = print) -> None:
+    """The ``pytest`` section of scripts/bench.py: ``add_row(id=, label=, figure=, ...)``."""
     try:
-        results = measure(profile.pytest_tests, profile.pytest_reps, folder, log)
+        results = measure(tests, reps, folder, log)
     except RuntimeError as exc:
-        report.add(Row(id="pytest_plugin", section="pytest", label="pytest plugin overhead",
-                       figure=f"n/a ({exc})", status="n/a"))
+        add_row(id="pytest_plugin", label="pytest plugin overhead", figure=f"n/a ({exc})",
+                status="n/a")
         return
     for row_id, label, figure, met, target, data in summary_lines(results):
-        report.add(Row(id=row_id, section="pytest", label=label, figure=figure, target=target,
-                       status="PASS" if met else "MISS", data=data))
+        add_row(id=row_id, label=label, figure=figure, target=target,
+                status="PASS" if met else "MISS", data=data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

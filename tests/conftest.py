@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from replaycodegen import ExecutionError, PythonExecutionRequest
+from replaycodegen.cassette.locking import LOCK_DIR_ENV
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Cassette lock files of this test session (and its subprocesses) in its temp folder,
+    not in the user cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("cassette-locks")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from replaycodegen.cassette.keys import (
     request_fields,
 )
 from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.shipped import doc_path
 
 NO_SUCH_CASSETTE = "no such cassette"
 NO_MATCH = "no match"
@@ -116,6 +118,12 @@ def explain_miss(
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
             lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            if not entry.scrubbed and any(PLACEHOLDER in d.split(" != now ")[0] for d in diff):
+                lines.append(
+                    "        it was recorded with a secret scrubbed out (<SCRUBBED>); replay "
+                    "scrubs a request only of the secrets it knows: set the same secret "
+                    "environment variable, or pass it with secrets=[...]"
+                )
             if entry.scrubbed:
                 lines.append(
                     f"        its {', '.join(entry.scrubbed)} held a secret that was scrubbed "
@@ -204,6 +212,7 @@ def default_fix(
         )
     return (
         f"record it (needs an API key, e.g. OPENAI_API_KEY): `{command}`; or craft an entry "
-        f"by hand (`replaycodegen edit {shlex.quote(path)} ENTRY`, docs/cassette-format.md); "
-        "if the request changed on purpose, re-record with --mode all"
+        f"by hand (`replaycodegen edit {shlex.quote(path)} ENTRY`, "
+        f"{doc_path('cassette-format.md')}); if the request changed on purpose, re-record "
+        "with --mode all"
     )

@@ -14,6 +14,7 @@ from replaycodegen.errors import CassetteError
 
 from ._commands import CodegenFixes, behaviour_live_call, uncovered_live_call
 from ._guard import allowed_hosts, warn_swallowed
+from ._ledger import account_for_test
 from ._paths import CassetteChoice, CassetteMarker, MarkerError, resolved
 from ._settings import SetupError
 from ._state import USED_KEY, failed_so_far, plugin_state
@@ -51,6 +52,15 @@ def _note_legacy_name(request: pytest.FixtureRequest, choice: CassetteChoice) ->
         f"it is used because {new.name} does not exist. Rename it, so that "
         f"pytest-recording's cassette of the same test cannot take its place: "
         f"`git mv {old_shown} {new_shown}` (or mv)"), stacklevel=1)
+
+
+def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...] | None:
+    from ._generators import effective_match_on
+
+    try:
+        return effective_match_on(marker, config)
+    except SetupError:
+        return None
 
 
 @pytest.fixture
@@ -124,9 +134,7 @@ def codegen(request: pytest.FixtureRequest, codegen_config: Any) -> Iterator[Cod
         handle.close()
         if failed and not state.settings.keep_failed:
             handle.drop_recorded()
-        use = handle.use()
-        if use is not None:
-            state.ledger.add_use(use, node.nodeid)
+        account_for_test(request.config, node.nodeid, handle, _match_on(marker, config))
     if blocked and not failed:
         warn_swallowed(node.nodeid, blocked)
 
@@ -170,8 +178,9 @@ def codegen_request() -> PythonExecutionRequest:
 
 
 @pytest.fixture
-def codegen_service(codegen: CodeGenerator) -> PythonExecutorService:
-    """A ``PythonExecutorService`` that generates with ``codegen``."""
+def codegen_service(codegen: CodeGenerator, tmp_path: Path) -> PythonExecutorService:
+    """A ``PythonExecutorService`` that generates with ``codegen``; its execution folders
+    go under the test's ``tmp_path`` (``executions/``) unless the config names a root."""
     from replaycodegen.executor import PythonExecutorService
 
-    return PythonExecutorService(generator=codegen)
+    return PythonExecutorService(generator=codegen, execution_root=tmp_path / "executions")

@@ -250,7 +250,7 @@ def test_the_store_and_the_recorder_refuse_a_vcr_cassette(tmp_path: Path, mode: 
     theirs = tmp_path / "test_x.yaml"
     write_http_cassette(theirs, 1)
     before = theirs.read_bytes()
-    with pytest.raises(CassetteError, match="a vcrpy HTTP cassette.*nothing was written"):
+    with pytest.raises(CassetteError, match=r"a vcrpy HTTP cassette.*nothing was written"):
         CassetteStore(theirs).write(Cassette())
     with pytest.raises(CassetteError, match="a vcrpy HTTP cassette"):
         RecordingCodeGenerator(Scripted(), theirs, mode)
