@@ -7,7 +7,8 @@ the cassette loader raise. ``PythonExecutorException`` is Osprey's name for the 
 the pipeline errors, here ``PythonExecutorError``.
 
 The classes defined elsewhere (``ExecutorConfigError``, ``NoPendingApproval``,
-``LiveCallBlocked``, ``CassetteWarning``, ``BudgetExceeded``, ``WouldGoLive``) are imported
+``LiveCallBlocked``, ``CassetteWarning``, ``BudgetExceeded``, ``WouldGoLive``,
+``SandboxUnavailable``, ``SandboxWarning``) are imported
 when first asked for (PEP 562), so importing this module costs no more than
 ``replaycodegen.errors``.
 """
@@ -25,13 +26,19 @@ from replaycodegen.errors import (
     CodeGenerationError,
     CodeRuntimeError,
     CodeSyntaxError,
+    ExecutionStorageError,
     PythonExecutorError,
     ReplayCodegenError,
 )
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.loader import CassetteWarning
-    from replaycodegen.executor import ExecutorConfigError, NoPendingApproval
+    from replaycodegen.executor import (
+        ExecutorConfigError,
+        NoPendingApproval,
+        SandboxUnavailable,
+        SandboxWarning,
+    )
     from replaycodegen.generation.recording import WouldGoLive
     from replaycodegen.guard import LiveCallBlocked
     from replaycodegen.lifecycle.budget import BudgetExceeded
@@ -45,6 +52,8 @@ _LAZY: dict[str, str] = {
     "ExecutorConfigError": "replaycodegen.executor",
     "LiveCallBlocked": "replaycodegen.guard",
     "NoPendingApproval": "replaycodegen.executor",
+    "SandboxUnavailable": "replaycodegen.executor",
+    "SandboxWarning": "replaycodegen.executor",
     "WouldGoLive": "replaycodegen.generation.recording",
 }
 
@@ -58,12 +67,15 @@ __all__ = [
     "CodeGenerationError",
     "CodeRuntimeError",
     "CodeSyntaxError",
+    "ExecutionStorageError",
     "ExecutorConfigError",
     "LiveCallBlocked",
     "NoPendingApproval",
     "PythonExecutorError",
     "PythonExecutorException",
     "ReplayCodegenError",
+    "SandboxUnavailable",
+    "SandboxWarning",
     "WouldGoLive",
 ]
 
