@@ -129,6 +129,7 @@ def test_generate_{n}():
 """
 
 CODEGEN_SUFFIX = os.environ.get("BENCH_CODEGEN_SUFFIX", ".codegen.yaml")
+"""``BENCH_CODEGEN_SUFFIX=.yaml`` measures a checkout from before the ``.codegen.yaml`` name."""
 CODE = "results = {'value': %d}\n"
 
 
@@ -144,17 +145,28 @@ def _module_numbers(tests: int) -> list[range]:
             for m in range((tests + PER_MODULE - 1) // PER_MODULE)]
 
 
-def _start(folder: Path) -> None:
+def _write_suite(folder: Path, tests: int, header: str, test: str, *,
+                 conftest: str | None = None, cassette: str | None = None,
+                 suffix: str = ".yaml") -> None:
+    """Modules of ``PER_MODULE`` tests; with ``cassette``, that text as each test's own
+    cassette ``cassettes/<module>/test_generate_<n><suffix>``."""
     folder.mkdir(parents=True)
     (folder / "pytest.ini").write_text(PYTEST_INI)
+    if conftest is not None:
+        (folder / "conftest.py").write_text(conftest)
+    for m, numbers in enumerate(_module_numbers(tests)):
+        module = f"test_suite_{m:02d}"
+        (folder / f"{module}.py").write_text(header + "".join(test.format(n=n)
+                                                              for n in numbers))
+        if cassette is not None:
+            cassettes = folder / "cassettes" / module
+            cassettes.mkdir(parents=True)
+            for n in numbers:
+                (cassettes / f"test_generate_{n}{suffix}").write_text(cassette)
 
 
 def write_plain(folder: Path, tests: int) -> None:
-    _start(folder)
-    (folder / "conftest.py").write_text(PLAIN_CONFTEST)
-    for m, numbers in enumerate(_module_numbers(tests)):
-        body = HEADER + "".join(CODEGEN_TEST.format(n=n) for n in numbers)
-        (folder / f"test_suite_{m:02d}.py").write_text(body)
+    _write_suite(folder, tests, HEADER, CODEGEN_TEST, conftest=PLAIN_CONFTEST)
 
 
 def write_replaycodegen(folder: Path, tests: int) -> None:
@@ -170,16 +182,8 @@ def write_replaycodegen(folder: Path, tests: int) -> None:
     entries = [entry_from_pair(entry_id=f"e{n}", request=ask(n), error_chain=[],
                                code=CODE % n, match_on=DEFAULT_MATCH_ON)
                for n in range(1, ENTRIES_PER_CASSETTE + 1)]
-    text = dump_cassette(Cassette(entries))
-    _start(folder)
-    for m, numbers in enumerate(_module_numbers(tests)):
-        module = f"test_suite_{m:02d}"
-        body = HEADER + "".join(CODEGEN_TEST.format(n=n) for n in numbers)
-        (folder / f"{module}.py").write_text(body)
-        cassettes = folder / "cassettes" / module
-        cassettes.mkdir(parents=True)
-        for n in numbers:
-            (cassettes / f"test_generate_{n}{CODEGEN_SUFFIX}").write_text(text)
+    _write_suite(folder, tests, HEADER, CODEGEN_TEST, cassette=dump_cassette(Cassette(entries)),
+                 suffix=CODEGEN_SUFFIX)
 
 
 def _interaction(n: int) -> dict[str, Any]:
@@ -205,18 +209,9 @@ def write_recording(folder: Path, tests: int, sdk: bool = False) -> None:
                 "    return {'match_on': ['method', 'uri', 'body']}\n")
     cassette = {"version": 1, "interactions": [_interaction(n) for n in
                                               range(1, ENTRIES_PER_CASSETTE + 1)]}
-    text = yaml.safe_dump(cassette, sort_keys=False)
-    _start(folder)
-    (folder / "conftest.py").write_text(conftest)
-    for m, numbers in enumerate(_module_numbers(tests)):
-        module = f"test_suite_{m:02d}"
-        header, test = (SDK_HEADER, SDK_TEST) if sdk else (VCR_HEADER.format(), VCR_TEST)
-        body = header + "".join(test.format(n=n) for n in numbers)
-        (folder / f"{module}.py").write_text(body)
-        cassettes = folder / "cassettes" / module
-        cassettes.mkdir(parents=True)
-        for n in numbers:
-            (cassettes / f"test_generate_{n}.yaml").write_text(text)
+    header, test = (SDK_HEADER, SDK_TEST) if sdk else (VCR_HEADER.format(), VCR_TEST)
+    _write_suite(folder, tests, header, test, conftest=conftest,
+                 cassette=yaml.safe_dump(cassette, sort_keys=False))
 
 
 SUITES = (

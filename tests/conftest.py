@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,19 @@ def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     mp.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("cassette-locks")))
     yield
     mp.undo()
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Refuse (and count) DNS lookups: a blocked call must not even resolve its host."""
+    lookups: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(args)
+        raise OSError("tests: no DNS here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return lookups
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,6 @@ from replaycodegen.testing import FakeOpenAIServer
 
 URL = "https://api.example.com/v1/data"
 
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("test: DNS lookups are not allowed here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
 
 
 @pytest.fixture

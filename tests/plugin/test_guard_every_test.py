@@ -3,25 +3,11 @@ and the advice that fits a test without a cassette to record into."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 
 from .helpers import make_project
-
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("plugin tests: no DNS here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
-
 
 MANY = """
 import urllib.request

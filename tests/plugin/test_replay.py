@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -101,18 +100,6 @@ def test_it(codegen):
     result.stdout.fnmatch_lines(["*codegen_config: unknown key 'modle' (did you mean 'model'?); "
                                  "valid: model, base_url*"])
 
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuse (and count) DNS lookups: a blocked call must not even resolve its host."""
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("plugin tests: no DNS here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
 
 
 LIVE_CALLS = """

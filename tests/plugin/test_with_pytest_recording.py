@@ -4,7 +4,6 @@ plugin keeps a cassette file of its own (pytest-recording is installed in ``[dev
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +28,6 @@ def write_http_cassette(path: Path, answer: int, url: str = URL) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"version": 1, "interactions": [interaction]}))
 
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuse (and count) DNS lookups: nothing here may go to the network."""
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("plugin tests: no DNS here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
 
 
 VCR_TESTS = """
