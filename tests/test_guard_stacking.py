@@ -121,3 +121,19 @@ def test_a_client_kept_across_guards_is_guarded_inside_and_free_outside() -> Non
         with block_live_llm_calls(allow_hosts=()), pytest.raises(LiveCallBlocked):
             client.get(f"{server.base_url}/models")
     assert guard.blocked == []
+
+
+def test_a_first_guard_inside_a_vcr_cassette_builds_its_stubs_only_outside(
+    http_cassette: Path, no_dns: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # built inside, the stubs would wrap what that cassette patched (urllib3's pools)
+    import replaycodegen.guard as guard_module
+
+    monkeypatch.setattr(guard_module, "_PATCHES", None)  # as in a fresh process
+    with _replay(http_cassette), block_live_llm_calls() as inside:
+        assert httpx2.get(URL).json() == {"answer": 42}
+    assert inside.stepped_aside
+    assert guard_module._PATCHES is None
+    with block_live_llm_calls() as outside, pytest.raises(LiveCallBlocked):
+        httpx2.get(URL)
+    assert not outside.stepped_aside and guard_module._PATCHES is not None
