@@ -5,7 +5,7 @@ entries shared, its own playback state). A file that changed since it was parsed
 inode, size or modification time differ, e.g. a recording test wrote to it) is parsed
 again. A parse is kept only while collected tests that will use it have not run yet
 (:meth:`SessionCassettes.expect`), so that a suite of 1,000 cassettes does not keep 1,000
-parses alive (and the garbage collector scanning them); the entry ids stay for the report.
+parses alive (and the garbage collector scanning them).
 Nothing is imported until the first cassette is loaded.
 """
 
@@ -25,7 +25,6 @@ _Signature = tuple[int, int, int]
 class SessionCassettes:
     def __init__(self) -> None:
         self._parsed: dict[tuple[str, tuple[str, ...] | None], tuple[_Signature, Cassette]] = {}
-        self._ids: dict[str, tuple[_Signature, list[str]]] = {}
         self._users_left: dict[str, int] = {}
         self._noted: set[str] = set()
         self.parses = 0
@@ -54,24 +53,11 @@ class SessionCassettes:
 
             self.parses += 1
             known = (signature, load_cassette(path, match_on=match_on))
-            self._ids[name] = (signature, [entry.id for entry in known[1].entries])
         if left > 0:
             self._parsed[key] = known
         else:
             self._parsed.pop(key, None)
         return known[1].playback_copy()
-
-    def entry_ids(self, path: str) -> list[str] | None:
-        """The entry ids of ``path`` as last parsed in this session, if the file has not
-        changed since (``None``: not parsed, or changed, e.g. by a recording test)."""
-        known = self._ids.get(path)
-        if known is None:
-            return None
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return known[1] if known[0] == (st.st_ino, st.st_size, st.st_mtime_ns) else None
 
     def first_note(self, path: Path) -> bool:
         """True the first time a note about ``path`` is given in this session."""
