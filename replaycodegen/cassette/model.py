@@ -199,9 +199,10 @@ class Cassette:
             self.add(entry)
 
     # -- building -------------------------------------------------------------------------
-    def add(self, entry: Entry) -> Entry:
-        """Append an entry (deriving its key) and index it."""
-        if entry.request is not None and entry.when is None:
+    def add(self, entry: Entry, *, derive_key: bool = True) -> Entry:
+        """Append an entry and index it, deriving its key first (``derive_key=False``: the
+        caller has set ``entry.key`` to the key derived with this ``match_on`` already)."""
+        if derive_key and entry.request is not None and entry.when is None:
             entry.key = entry.derive_key(self.match_on)
         self.entries.append(entry)
         self._ids.add(entry.id)

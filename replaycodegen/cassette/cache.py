@@ -1,0 +1,318 @@
+"""The parsed-cassette cache: a cassette is parsed once per content, not once per run.
+
+- **Keyed by content**: the sha256 of the file's bytes (plus the ``match_on`` asked for and
+  the version tag below); an edit of one byte is a different key, whatever the mtime.
+- **Plain data**: one JSON file per parsed cassette, never pickle. A cache file may have
+  been written by someone else, so it is read like input: a regular file owned by this
+  user, JSON of the expected shape, every field type-checked; anything else is ignored
+  (and replaced by the next parse).
+- **Never trusted across versions**: the tag holds the cache format, the replaycodegen
+  version and a fingerprint of the modules that decide what a parse yields (an edited
+  checkout gets a new tag too), PyYAML's version and Python's.
+- **Written atomically** (a temp file, then ``os.replace``), **bounded** (past
+  ``REPLAYCODEGEN_CACHE_MAX_MB``, 512 MiB by default, the oldest files are evicted).
+- **Where**: pytest's cache directory under the plugin (``--codegen-cache-dir``,
+  ``--no-codegen-cache``), else ``REPLAYCODEGEN_CACHE_DIR``, else
+  ``$XDG_CACHE_HOME/replaycodegen`` (``~/.cache/replaycodegen``); ``off`` turns it off.
+
+A hit serves what the parse served, warnings included: the warnings are stored with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from replaycodegen.cassette.loader import Parsed
+
+FORMAT = 1
+VERSION = "0.1.0"
+"""The replaycodegen release this cache belongs to (the fingerprint covers its code)."""
+ENV_DIR = "REPLAYCODEGEN_CACHE_DIR"
+ENV_MAX = "REPLAYCODEGEN_CACHE_MAX_MB"
+OFF = frozenset({"off", "0", "false", "no", "none", "disabled", ""})
+DEFAULT_MAX_BYTES = 512 << 20
+_RECENT = 3600.0
+"""A hit refreshes a file's mtime (the eviction order) at most once an hour."""
+_FINGERPRINTED = (
+    "cassette/cache.py", "cassette/compose.py", "cassette/files.py", "cassette/keys.py",
+    "cassette/layout.py", "cassette/loader.py", "cassette/model.py", "cassette/validate.py",
+    "cassette/yamlio.py", "errors.py", "models.py",
+)
+
+
+
+class BadCacheFile(Exception):
+    """A cache file that is not what this version writes (ignored, then replaced)."""
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/replaycodegen``, ``~/.cache/replaycodegen`` (on Windows,
+    ``%LOCALAPPDATA%/replaycodegen/cache``)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg:
+        return Path(xdg) / "replaycodegen"
+    local = os.environ.get("LOCALAPPDATA", "").strip()
+    if sys.platform == "win32" and local:
+        return Path(local) / "replaycodegen" / "cache"
+    return Path.home() / ".cache" / "replaycodegen"
+
+
+_tag: str | None = None
+
+
+def version_tag() -> str:
+    """What a cache file must have been written by: format, release, code, PyYAML, Python."""
+    global _tag
+    if _tag is None:
+        import yaml
+
+        digest = hashlib.sha256()
+        package = Path(__file__).resolve().parent.parent
+        for name in _FINGERPRINTED:
+            try:
+                digest.update((package / name).read_bytes())
+            except OSError:
+                digest.update(f"missing {name}".encode())
+        python = ".".join(map(str, sys.version_info[:2]))
+        _tag = (
+            f"{FORMAT}:{VERSION}:{digest.hexdigest()[:16]}:pyyaml-{yaml.__version__}:"
+            f"py{python}"
+        )
+    return _tag
+
+
+# -- the cache folder ---------------------------------------------------------------------
+
+
+class ParsedCassetteCache:
+    """Parsed cassettes as JSON files in ``directory`` (created on first write, 0700)."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None):
+        self.directory = Path(directory)
+        self.max_bytes = _max_bytes() if max_bytes is None else max_bytes
+        self._written = 0
+        self._checked = False
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"ParsedCassetteCache({str(self.directory)!r})"
+
+    def key_of(self, raw: bytes, match_on: Sequence[str] | None) -> tuple[str, str]:
+        """(file name, source digest) of a cassette's bytes parsed with ``match_on``."""
+        source = hashlib.sha256(raw).hexdigest()
+        asked = "-" if match_on is None else ",".join(match_on)
+        name = hashlib.sha256(f"{version_tag()}\0{source}\0{asked}".encode()).hexdigest()
+        return name, source
+
+    def _file(self, name: str) -> Path:
+        return self.directory / f"{name}.json"
+
+    def get(self, key: tuple[str, str], path: str) -> Parsed | None:
+        """The ``Parsed`` of a hit, else ``None`` (a bad file counts as a miss)."""
+        from replaycodegen.cassette.cache_record import from_record
+        from replaycodegen.cassette.loader import Parsed
+
+        name, source = key
+        try:
+            text, mtime = _read_own_file(self._file(name))
+        except (OSError, BadCacheFile, UnicodeDecodeError):
+            self.misses += 1
+            return None
+        paused = gc.isenabled()
+        gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
+        try:
+            cassette, notes = from_record(json.loads(text), path, source)
+        except (BadCacheFile, ValueError, TypeError, RecursionError):
+            self.misses += 1
+            return None
+        finally:
+            if paused:
+                gc.enable()
+        if time.time() - mtime > _RECENT:
+            with contextlib.suppress(OSError):
+                os.utime(self._file(name))
+        self.hits += 1
+        return Parsed(cassette, notes)
+
+    def put(self, key: tuple[str, str], parsed: Parsed) -> None:
+        """Store a parse (never an error): atomic, and never fatal when it fails."""
+        from replaycodegen.cassette.cache_record import to_record
+
+        name, source = key
+        try:
+            record = to_record(parsed.cassette, parsed.notes, source)
+            text = json.dumps(
+                record, ensure_ascii=False, separators=(",", ":"), check_circular=False
+            )
+            data = text.encode("utf-8")
+            del text, record
+            if len(data) > self.max_bytes // 4:
+                return
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _atomic_write(self._file(name), data)
+        except (OSError, ValueError, TypeError, UnicodeError, RecursionError):
+            return
+        self._written += len(data)
+        if not self._checked or self._written > self.max_bytes // 8:
+            self._checked, self._written = True, 0
+            self.evict()
+
+    def evict(self) -> None:
+        """Delete the oldest files past ``max_bytes`` (to 80% of it), and stale temp files."""
+        try:
+            found = []
+            now = time.time()
+            with os.scandir(self.directory) as listing:
+                for item in listing:
+                    if not item.is_file(follow_symlinks=False):
+                        continue
+                    st = item.stat(follow_symlinks=False)
+                    if item.name.endswith(".tmp"):
+                        if now - st.st_mtime > _RECENT:
+                            with contextlib.suppress(OSError):
+                                os.unlink(item.path)
+                    elif item.name.endswith(".json"):
+                        found.append((st.st_mtime, st.st_size, item.path))
+        except OSError:
+            return
+        total = sum(size for _, size, _ in found)
+        if total <= self.max_bytes:
+            return
+        found.sort()
+        for _mtime, size, file in found:
+            if total <= self.max_bytes * 0.8:
+                break
+            with contextlib.suppress(OSError):
+                os.unlink(file)
+                total -= size
+
+    def clear(self) -> None:
+        """Delete every cache file of this folder."""
+        with contextlib.suppress(OSError), os.scandir(self.directory) as listing:
+            for item in listing:
+                if item.name.endswith((".json", ".tmp")):
+                    with contextlib.suppress(OSError):
+                        os.unlink(item.path)
+
+
+def _max_bytes() -> int:
+    raw = os.environ.get(ENV_MAX, "").strip()
+    try:
+        return int(float(raw) * (1 << 20)) if raw else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def _read_own_file(path: Path) -> tuple[str, float]:
+    """A cache file's text: a regular file (no symlink) owned by this user, else refused."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadCacheFile("not a regular file")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise BadCacheFile("written by another user")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read()
+    finally:
+        os.close(fd)
+    return data.decode("utf-8"), st.st_mtime
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# -- the default, and what ``load_cassette(cache=...)`` accepts -----------------------------
+
+CacheChoice: TypeAlias = "ParsedCassetteCache | str | os.PathLike[str] | bool | None"
+
+_UNSET: Any = object()
+_default: Any = _UNSET
+_by_folder: dict[str, ParsedCassetteCache] = {}
+
+
+def _from_environment() -> ParsedCassetteCache | None:
+    raw = os.environ.get(ENV_DIR)
+    if raw is not None:
+        if raw.strip().lower() in OFF:
+            return None
+        return _folder(Path(raw).expanduser())
+    return _folder(user_cache_dir())
+
+
+def _folder(directory: Path) -> ParsedCassetteCache:
+    key = os.path.abspath(directory)
+    found = _by_folder.get(key)
+    if found is None:
+        found = _by_folder[key] = ParsedCassetteCache(key)
+    return found
+
+
+def default_cache() -> ParsedCassetteCache | None:
+    """The cache ``load_cassette`` uses by default (``None``: off)."""
+    global _default
+    if _default is _UNSET:
+        _default = _from_environment()
+    return _default  # type: ignore[no-any-return]
+
+
+def set_default_cache(
+    cache: ParsedCassetteCache | str | os.PathLike[str] | bool | None,
+) -> Callable[[], None]:
+    """Point the default at a folder or a cache (``False``: off; ``None``: back to the
+    environment's choice). Returns a function that restores the previous default (the
+    pytest plugin registers it as a cleanup)."""
+    global _default
+    previous = _default
+    if cache is None:
+        _default = _UNSET
+    elif cache is False:
+        _default = None
+    elif cache is True:
+        _default = _from_environment() or _folder(user_cache_dir())
+    elif isinstance(cache, ParsedCassetteCache):
+        _default = cache
+    else:
+        _default = _folder(Path(cache).expanduser())
+
+    def restore() -> None:
+        global _default
+        _default = previous
+
+    return restore
+
+
+def choose(cache: CacheChoice) -> ParsedCassetteCache | None:
+    """What ``load_cassette(cache=...)`` means: ``None`` the default, ``False`` none,
+    ``True`` the default (or the user cache dir), a folder or a cache: that one."""
+    if cache is None:
+        return default_cache()
+    if cache is False:
+        return None
+    if cache is True:
+        return default_cache() or _folder(user_cache_dir())
+    if isinstance(cache, ParsedCassetteCache):
+        return cache
+    return _folder(Path(cache).expanduser())

@@ -1,0 +1,160 @@
+"""A parsed cassette as plain JSON data, and back, checked like input (see ``cache``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+from replaycodegen.cassette.cache import FORMAT, BadCacheFile, version_tag
+from replaycodegen.cassette.model import ORIGINS, Cassette, Entry, RecordedError
+from replaycodegen.cassette.validate import FIELD_KINDS, KEY_RE, SCRUBBABLE
+
+Note: TypeAlias = tuple[int | None, str]
+
+_SAME = 1
+"""``stored_key`` equal to the derived key (most entries): written once."""
+_KEY = KEY_RE
+_SCRUBBABLE = frozenset(SCRUBBABLE)
+_ORIGINS = frozenset(ORIGINS)
+_REQUEST_KINDS: dict[str, tuple[type, ...]] = {
+    name: kinds for name, (kinds, _what) in FIELD_KINDS.items()
+}
+
+
+def _entry_record(entry: Entry) -> list[Any]:
+    stored: Any = entry.stored_key
+    if stored is not None and stored == entry.key:
+        stored = _SAME
+    chain = [[e.type, e.stage, e.message] for e in entry.error_chain] or None
+    when = entry.when.to_data() if entry.when is not None else None
+    return [
+        entry.id, entry.code, entry.request, chain, when, stored, entry.key, entry.response,
+        entry.meta or None, entry.scrubbed or None, entry.description, entry.origin,
+        entry.derived_from,
+    ]
+
+
+def to_record(cassette: Cassette, notes: Sequence[Note], source: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "tag": version_tag(),
+        "source": source,
+        "cassette": {
+            "match_on": list(cassette.match_on),
+            "description": cassette.description,
+            "repeat_last": cassette.repeat_last,
+            "torn_tail": cassette.torn_tail,
+        },
+        "notes": [[line, message] for line, message in notes],
+        "entries": [_entry_record(entry) for entry in cassette.entries],
+    }
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise BadCacheFile(what)
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    _check(value is None or type(value) is str, what)
+    return value  # type: ignore[no-any-return]
+
+
+def _request_ok(request: Any) -> bool:
+    """The types ``validate.parse_request`` allows, checked lean (JSON is plain data)."""
+    if type(request) is not dict:
+        return False
+    for name, value in request.items():
+        kinds = _REQUEST_KINDS.get(name)
+        if kinds is None or not isinstance(value, kinds) or type(value) is bool:
+            return False
+        if name == "capability_prompts" and not all(type(p) is str for p in value):  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+def _chain_from(chain: Any) -> list[RecordedError]:
+    out: list[RecordedError] = []
+    if chain is None:
+        return out
+    _check(type(chain) is list, "chain")
+    for item in chain:
+        _check(type(item) is list and len(item) == 3 and type(item[0]) is str
+               and type(item[1]) is str and type(item[2]) is str, "chain item")
+        out.append(RecordedError(item[0], item[1], item[2]))
+    return out
+
+
+def _entry_from(record: Any) -> Entry:
+    from replaycodegen.cassette.validate import Invalid, parse_when
+
+    _check(type(record) is list and len(record) == 13, "entry record")
+    (entry_id, code, request, chain, when, stored, key, response, meta, scrubbed,
+     description, origin, derived_from) = record
+    pattern = None
+    if request is not None:
+        recorded = when is None and type(key) is str and _KEY.match(key) is not None
+        _check(recorded and _request_ok(request), "request")
+    else:
+        _check(type(when) is dict and key is None and chain is None, "when")
+        try:
+            pattern = parse_when(when, ["when"])
+        except Invalid:
+            raise BadCacheFile("when") from None
+    if stored == _SAME and type(stored) is int:
+        stored = key
+    _check(
+        type(entry_id) is str and entry_id != "" and type(code) is str
+        and (stored is None or (type(stored) is str and _KEY.match(stored) is not None))
+        and (meta is None or type(meta) is dict)  # JSON: plain data with string keys
+        and (scrubbed is None or (type(scrubbed) is list
+                                  and all(name in _SCRUBBABLE for name in scrubbed)))
+        and (origin is None or origin in _ORIGINS)
+        and (response is None or type(response) is str)
+        and (description is None or type(description) is str)
+        and (derived_from is None or type(derived_from) is str),
+        "entry fields",
+    )
+    # Positional, in the dataclass's field order: the fastest way to build 10,000 of them.
+    return Entry(
+        entry_id, code, request, _chain_from(chain), pattern, stored, key, response,
+        meta or {}, scrubbed or [], description, origin, derived_from,
+    )
+
+
+def from_record(record: Any, path: str, source: str) -> tuple[Cassette, list[Note]]:
+    """The cassette and warnings of a record; anything unexpected is ``BadCacheFile``."""
+    from replaycodegen.cassette.keys import validate_match_on
+
+    _check(isinstance(record, dict), "record")
+    _check(record.get("format") == FORMAT and record.get("tag") == version_tag(), "version")
+    _check(record.get("source") == source, "source")
+    head, notes, entries = record.get("cassette"), record.get("notes"), record.get("entries")
+    _check(isinstance(head, dict) and isinstance(notes, list) and isinstance(entries, list),
+           "shape")
+    match_on = head.get("match_on")
+    try:
+        match_on = validate_match_on(match_on) if isinstance(match_on, list) else None
+    except ValueError:
+        match_on = None
+    _check(match_on is not None and all(isinstance(m, str) for m in match_on), "match_on")
+    assert match_on is not None
+    repeat_last, torn = head.get("repeat_last"), head.get("torn_tail")
+    _check(isinstance(repeat_last, bool) and isinstance(torn, bool), "flags")
+    cassette = Cassette(
+        path=path, match_on=match_on, description=_optional_str(head.get("description"),
+                                                                "description"),
+        repeat_last=repeat_last,
+    )
+    cassette.torn_tail = torn
+    for item in entries:
+        entry = _entry_from(item)
+        _check(not cassette.has_id(entry.id), "duplicate id")
+        cassette.add(entry, derive_key=False)
+    out: list[Note] = []
+    for note in notes:
+        _check(isinstance(note, list) and len(note) == 2 and isinstance(note[1], str)
+               and (note[0] is None or (isinstance(note[0], int)
+                                        and not isinstance(note[0], bool))), "note")
+        out.append((note[0], note[1]))
+    return cassette, out
