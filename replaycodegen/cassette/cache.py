@@ -29,8 +29,11 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+from replaycodegen.cassette.files import read_with_stat, signature
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.loader import Parsed
@@ -42,6 +45,9 @@ ENV_DIR = "REPLAYCODEGEN_CACHE_DIR"
 ENV_MAX = "REPLAYCODEGEN_CACHE_MAX_MB"
 OFF = frozenset({"off", "0", "false", "no", "none", "disabled", ""})
 DEFAULT_MAX_BYTES = 512 << 20
+RACY_NS = 2_000_000_000
+"""A stat signature taken within 2 s of the file's last change is not trusted (the file
+is hashed instead): timestamps have a granularity, from 1 ns to 2 s (FAT)."""
 _RECENT = 3600.0
 """A hit refreshes a file's mtime (the eviction order) at most once an hour."""
 _FINGERPRINTED = (
@@ -95,73 +101,124 @@ def version_tag() -> str:
 # -- the cache folder ---------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Lookup:
+    """What a look-up found: the parse on a hit; on a miss, the bytes if it read them."""
+
+    parsed: Parsed | None = None
+    raw: bytes | None = None
+    stat: os.stat_result | None = None
+    source: str | None = None
+
+
 class ParsedCassetteCache:
-    """Parsed cassettes as JSON files in ``directory`` (created on first write, 0700)."""
+    """Parsed cassettes as JSON files in ``directory`` (created on first write, 0700).
+
+    One file per cassette path (and ``match_on`` asked for): a header line (the version
+    tag, the sha256 of the bytes it was parsed from, the file's stat signature) and the
+    parse. It serves a load when the file's sha256 is that one, or, without reading the
+    file, when its stat signature is unchanged and was taken more than
+    :data:`RACY_NS` after the file's last change (see :meth:`lookup`).
+    """
 
     def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None):
         self.directory = Path(directory)
         self.max_bytes = _max_bytes() if max_bytes is None else max_bytes
         self._written = 0
         self._checked = False
+        self._made = False
         self.hits = 0
         self.misses = 0
 
     def __repr__(self) -> str:
         return f"ParsedCassetteCache({str(self.directory)!r})"
 
-    def key_of(self, raw: bytes, match_on: Sequence[str] | None) -> tuple[str, str]:
-        """(file name, source digest) of a cassette's bytes parsed with ``match_on``."""
-        source = hashlib.sha256(raw).hexdigest()
+    def _file(self, path: str, match_on: Sequence[str] | None) -> str:
         asked = "-" if match_on is None else ",".join(match_on)
-        name = hashlib.sha256(f"{version_tag()}\0{source}\0{asked}".encode()).hexdigest()
-        return name, source
+        where = os.path.abspath(path)
+        name = hashlib.sha256(f"{version_tag()}\0{where}\0{asked}".encode()).hexdigest()
+        return os.path.join(self.directory, name + ".json")
 
-    def _file(self, name: str) -> Path:
-        return self.directory / f"{name}.json"
+    def lookup(self, path: str, match_on: Sequence[str] | None) -> Lookup:
+        """The cached parse of ``path`` if it is the parse of the file as it is now.
 
-    def get(self, key: tuple[str, str], path: str) -> Parsed | None:
-        """The ``Parsed`` of a hit, else ``None`` (a bad file counts as a miss)."""
+        Without reading the file when its stat signature (device, inode, size, mtime,
+        ctime) is the one stored and the stored ctime is more than :data:`RACY_NS` older
+        than the moment that signature was taken. Why an edit is always caught: the
+        kernel sets ctime to the current time on every write *and* on every mtime
+        change (``touch -d``, ``os.utime``), and nothing can set it back; so an edit
+        made after the signature was taken gives a ctime newer than the stored one. An
+        edit in the same clock tick as the signature (the "racy" case git's index knows)
+        is ruled out by the margin: a file changed within it is always hashed.
+        Otherwise the file is read and its sha256 compared with the stored one.
+        """
         from replaycodegen.cassette.cache_record import from_record
         from replaycodegen.cassette.loader import Parsed
 
-        name, source = key
+        file = self._file(path, match_on)
+        found = Lookup()
         try:
-            text, mtime = _read_own_file(self._file(name))
-        except (OSError, BadCacheFile, UnicodeDecodeError):
+            head, body = _read_record(file)
+        except (OSError, BadCacheFile, ValueError, UnicodeDecodeError):
             self.misses += 1
-            return None
+            return found
+        trusted = False
+        stored = head["stat"]
+        if stored is not None and stored[4] < head["verified_ns"] - RACY_NS:
+            with contextlib.suppress(OSError, ValueError):
+                st = os.stat(path)
+                trusted = stat.S_ISREG(st.st_mode) and list(signature(st)) == stored
+        if not trusted:
+            found.raw, found.stat = read_with_stat(path)
+            found.source = hashlib.sha256(found.raw).hexdigest()
+            trusted = found.source == head["source"]
+        if not trusted:
+            self.misses += 1
+            return found
         paused = gc.isenabled()
         gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
         try:
-            cassette, notes = from_record(json.loads(text), path, source)
+            cassette, notes = from_record(json.loads(body), path)
         except (BadCacheFile, ValueError, TypeError, RecursionError):
             self.misses += 1
-            return None
+            return found
         finally:
             if paused:
                 gc.enable()
-        if time.time() - mtime > _RECENT:
+        if time.time() - head["verified_ns"] / 1e9 > _RECENT:
             with contextlib.suppress(OSError):
-                os.utime(self._file(name))
+                os.utime(file)
         self.hits += 1
-        return Parsed(cassette, notes)
+        found.parsed = Parsed(cassette, notes)
+        return found
 
-    def put(self, key: tuple[str, str], parsed: Parsed) -> None:
+    def save(
+        self, path: str, match_on: Sequence[str] | None, parsed: Parsed, source: str,
+        st: os.stat_result | None,
+    ) -> None:
         """Store a parse (never an error): atomic, and never fatal when it fails."""
         from replaycodegen.cassette.cache_record import to_record
 
-        name, source = key
+        head = {
+            "format": FORMAT,
+            "tag": version_tag(),
+            "source": source,
+            "stat": list(signature(st)) if st is not None else None,
+            "verified_ns": time.time_ns(),
+        }
         try:
-            record = to_record(parsed.cassette, parsed.notes, source)
-            text = json.dumps(
-                record, ensure_ascii=False, separators=(",", ":"), check_circular=False
+            body = json.dumps(
+                to_record(parsed.cassette, parsed.notes), ensure_ascii=False,
+                separators=(",", ":"), check_circular=False,
             )
-            data = text.encode("utf-8")
-            del text, record
+            data = (json.dumps(head) + "\n" + body).encode("utf-8")
+            del body
             if len(data) > self.max_bytes // 4:
                 return
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _atomic_write(self._file(name), data)
+            if not self._made:
+                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._made = True
+            _atomic_write(self._file(path, match_on), data)
         except (OSError, ValueError, TypeError, UnicodeError, RecursionError):
             return
         self._written += len(data)
@@ -215,24 +272,42 @@ def _max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _read_own_file(path: Path) -> tuple[str, float]:
-    """A cache file's text: a regular file (no symlink) owned by this user, else refused."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+def _read_record(file: str) -> tuple[dict[str, Any], bytes]:
+    """A cache file's header (checked) and body: a regular file (no symlink) owned by this
+    user and written by this version, else ``BadCacheFile``."""
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise BadCacheFile("not a regular file")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadCacheFile("written by another user")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read()
+        parts = []
+        while part := os.read(fd, max(st.st_size + 1, 1 << 16)):
+            parts.append(part)
     finally:
         os.close(fd)
-    return data.decode("utf-8"), st.st_mtime
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
+    cut = data.find(b"\n")
+    if cut < 0:
+        raise BadCacheFile("no header")
+    head = json.loads(data[:cut])
+    stored = head.get("stat") if isinstance(head, dict) else None
+    if (
+        not isinstance(head, dict)
+        or head.get("format") != FORMAT
+        or head.get("tag") != version_tag()
+        or not isinstance(head.get("source"), str)
+        or type(head.get("verified_ns")) is not int
+        or not (stored is None or (isinstance(stored, list) and len(stored) == 5
+                                   and all(type(n) is int for n in stored)))
+    ):
+        raise BadCacheFile("header")
+    return head, data[cut + 1:]
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+def _atomic_write(target: str, data: bytes) -> None:
+    tmp = f"{target[:-5]}.{os.getpid()}.{time.monotonic_ns()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -104,6 +104,19 @@ def _too_large(path: str, size: int, limit: int) -> CassetteError:
 def read_regular_file(path: str | os.PathLike[str], *, limit: int | None = None) -> bytes:
     """The bytes of a regular file; anything else (or a file past ``limit``) is a
     ``CassetteError`` naming the path, raised at once."""
+    return read_with_stat(path, limit=limit)[0]
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What identifies a file's state: device, inode, size, mtime and ctime (ns)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_with_stat(
+    path: str | os.PathLike[str], *, limit: int | None = None
+) -> tuple[bytes, os.stat_result | None]:
+    """:func:`read_regular_file`, plus the file's ``fstat`` when it did not change while it
+    was read (``None`` when it did: a writer was appending)."""
     name = os.fspath(path)
     limit = max_bytes() if limit is None else limit
     try:
@@ -136,11 +149,14 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int | None = None)
             if total > limit:
                 raise _too_large(name, total, limit)
             want = 1 << 20
+        after = os.fstat(fd)
     except OSError as exc:
         raise CassetteError(f"cannot read: {exc.strerror or exc}", path=name) from None
     finally:
         os.close(fd)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    raw = parts[0] if len(parts) == 1 else b"".join(parts)  # one read: no copy
+    steady = signature(st) == signature(after) and after.st_size == len(raw)
+    return raw, after if steady else None
 
 
 def decode_utf8(raw: bytes, path: str) -> str:

@@ -18,6 +18,7 @@ dropped with one. Both point at the cassette's file and line.
 from __future__ import annotations
 
 import gc
+import hashlib
 import linecache
 import os
 import re
@@ -580,19 +581,20 @@ def load_cassette(
     from replaycodegen.cassette.cache import choose
 
     name = os.fspath(path)
-    raw = files.read_regular_file(name)
     store = choose(cache)
-    key = None
-    if store is not None:
-        key = store.key_of(raw, match_on)
-        hit = store.get(key, name)
-        if hit is not None:
-            emit_warnings(name, hit.notes)
-            return hit.cassette
+    if store is None:
+        parsed = _parse_raw(files.read_regular_file(name), name, match_on, True)
+        emit_warnings(name, parsed.notes)
+        return parsed.cassette
+    found = store.lookup(name, match_on)
+    if found.parsed is not None:
+        emit_warnings(name, found.parsed.notes)
+        return found.parsed.cassette
+    raw, st = (found.raw, found.stat) if found.raw is not None else files.read_with_stat(name)
+    source = found.source or hashlib.sha256(raw).hexdigest()
+    del found
     parsed = _parse_raw(raw, name, match_on, True)
     del raw
-    if store is not None and key is not None:
-        store.put(key, parsed)
+    store.save(name, match_on, parsed, source, st)
     emit_warnings(name, parsed.notes)
     return parsed.cassette
-

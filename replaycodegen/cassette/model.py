@@ -145,7 +145,10 @@ class Entry:
         assert self.request is not None
         if self.scrubbed and self.stored_key:
             return self.stored_key
-        fields = {name: self.request.get(name, _default_of(name)) for name in match_on}
+        request = self.request
+        fields = {
+            name: request[name] if name in request else _default_of(name) for name in match_on
+        }
         return fingerprint_fields(fields, [e.key_fields() for e in self.error_chain])
 
     @property
