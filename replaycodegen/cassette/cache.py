@@ -10,7 +10,9 @@
   version and a fingerprint of the modules that decide what a parse yields (an edited
   checkout gets a new tag too), PyYAML's version and Python's.
 - **Written atomically** (a temp file, then ``os.replace``), **bounded** (past
-  ``REPLAYCODEGEN_CACHE_MAX_MB``, 512 MiB by default, the oldest files are evicted).
+  ``REPLAYCODEGEN_CACHE_MAX_MB``, 1 GiB by default, the oldest files are evicted; one
+  cassette takes at most a quarter of it). Written and read a batch of entries at a
+  time, so the cache adds little to a load's memory.
 - **Where**: pytest's cache directory under the plugin (``--codegen-cache-dir``,
   ``--no-codegen-cache``), else ``REPLAYCODEGEN_CACHE_DIR``, else
   ``$XDG_CACHE_HOME/replaycodegen`` (``~/.cache/replaycodegen``); ``off`` turns it off.
@@ -23,15 +25,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 from replaycodegen.cassette.files import read_with_stat, signature
 
@@ -44,7 +47,7 @@ VERSION = "0.1.0"
 ENV_DIR = "REPLAYCODEGEN_CACHE_DIR"
 ENV_MAX = "REPLAYCODEGEN_CACHE_MAX_MB"
 OFF = frozenset({"off", "0", "false", "no", "none", "disabled", ""})
-DEFAULT_MAX_BYTES = 512 << 20
+DEFAULT_MAX_BYTES = 1 << 30
 RACY_NS = 2_000_000_000
 """A stat signature taken within 2 s of the file's last change is not trusted (the file
 is hashed instead): timestamps have a granularity, from 1 ns to 2 s (FAT)."""
@@ -152,39 +155,45 @@ class ParsedCassetteCache:
         is ruled out by the margin: a file changed within it is always hashed.
         Otherwise the file is read and its sha256 compared with the stored one.
         """
-        from replaycodegen.cassette.cache_record import from_record
+        from replaycodegen.cassette.cache_record import read_lines
         from replaycodegen.cassette.loader import Parsed
 
         file = self._file(path, match_on)
         found = Lookup()
         try:
-            head, body = _read_record(file)
-        except (OSError, BadCacheFile, ValueError, UnicodeDecodeError):
+            handle = _open_own_file(file)
+        except (OSError, BadCacheFile):
             self.misses += 1
             return found
-        trusted = False
-        stored = head["stat"]
-        if stored is not None and stored[4] < head["verified_ns"] - RACY_NS:
-            with contextlib.suppress(OSError, ValueError):
-                st = os.stat(path)
-                trusted = stat.S_ISREG(st.st_mode) and list(signature(st)) == stored
-        if not trusted:
-            found.raw, found.stat = read_with_stat(path)
-            found.source = hashlib.sha256(found.raw).hexdigest()
-            trusted = found.source == head["source"]
-        if not trusted:
-            self.misses += 1
-            return found
-        paused = gc.isenabled()
-        gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
-        try:
-            cassette, notes = from_record(json.loads(body), path)
-        except (BadCacheFile, ValueError, TypeError, RecursionError):
-            self.misses += 1
-            return found
-        finally:
-            if paused:
-                gc.enable()
+        with handle:
+            try:
+                head = _read_head(handle.readline())
+            except (BadCacheFile, ValueError, UnicodeDecodeError):
+                self.misses += 1
+                return found
+            trusted = False
+            stored = head["stat"]
+            if stored is not None and stored[4] < head["verified_ns"] - RACY_NS:
+                with contextlib.suppress(OSError, ValueError):
+                    st = os.stat(path)
+                    trusted = stat.S_ISREG(st.st_mode) and list(signature(st)) == stored
+            if not trusted:
+                found.raw, found.stat = read_with_stat(path)
+                found.source = hashlib.sha256(found.raw).hexdigest()
+                trusted = found.source == head["source"]
+            if not trusted:
+                self.misses += 1
+                return found
+            paused = gc.isenabled()
+            gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
+            try:
+                cassette, notes = read_lines(iter(handle), path)
+            except (BadCacheFile, ValueError, TypeError, RecursionError, OSError):
+                self.misses += 1
+                return found
+            finally:
+                if paused:
+                    gc.enable()
         if time.time() - head["verified_ns"] / 1e9 > _RECENT:
             with contextlib.suppress(OSError):
                 os.utime(file)
@@ -197,7 +206,7 @@ class ParsedCassetteCache:
         st: os.stat_result | None,
     ) -> None:
         """Store a parse (never an error): atomic, and never fatal when it fails."""
-        from replaycodegen.cassette.cache_record import to_record
+        from replaycodegen.cassette.cache_record import record_lines
 
         head = {
             "format": FORMAT,
@@ -206,22 +215,15 @@ class ParsedCassetteCache:
             "stat": list(signature(st)) if st is not None else None,
             "verified_ns": time.time_ns(),
         }
+        lines = itertools.chain([json.dumps(head)], record_lines(parsed.cassette, parsed.notes))
         try:
-            body = json.dumps(
-                to_record(parsed.cassette, parsed.notes), ensure_ascii=False,
-                separators=(",", ":"), check_circular=False,
-            )
-            data = (json.dumps(head) + "\n" + body).encode("utf-8")
-            del body
-            if len(data) > self.max_bytes // 4:
-                return
             if not self._made:
                 self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self._made = True
-            _atomic_write(self._file(path, match_on), data)
+            written = _atomic_write_lines(self._file(path, match_on), lines, self.max_bytes // 4)
         except (OSError, ValueError, TypeError, UnicodeError, RecursionError):
             return
-        self._written += len(data)
+        self._written += written
         if not self._checked or self._written > self.max_bytes // 8:
             self._checked, self._written = True, 0
             self.evict()
@@ -272,9 +274,8 @@ def _max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _read_record(file: str) -> tuple[dict[str, Any], bytes]:
-    """A cache file's header (checked) and body: a regular file (no symlink) owned by this
-    user and written by this version, else ``BadCacheFile``."""
+def _open_own_file(file: str) -> BinaryIO:
+    """A cache file: a regular file (not a symlink) owned by this user, else refused."""
     fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -282,16 +283,15 @@ def _read_record(file: str) -> tuple[dict[str, Any], bytes]:
             raise BadCacheFile("not a regular file")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadCacheFile("written by another user")
-        parts = []
-        while part := os.read(fd, max(st.st_size + 1, 1 << 16)):
-            parts.append(part)
-    finally:
+        return open(fd, "rb", buffering=1 << 16)
+    except BaseException:
         os.close(fd)
-    data = parts[0] if len(parts) == 1 else b"".join(parts)
-    cut = data.find(b"\n")
-    if cut < 0:
-        raise BadCacheFile("no header")
-    head = json.loads(data[:cut])
+        raise
+
+
+def _read_head(line: bytes) -> dict[str, Any]:
+    """The first line of a cache file: written by this version, else ``BadCacheFile``."""
+    head = json.loads(line)
     stored = head.get("stat") if isinstance(head, dict) else None
     if (
         not isinstance(head, dict)
@@ -303,20 +303,29 @@ def _read_record(file: str) -> tuple[dict[str, Any], bytes]:
                                    and all(type(n) is int for n in stored)))
     ):
         raise BadCacheFile("header")
-    return head, data[cut + 1:]
+    return head
 
 
-def _atomic_write(target: str, data: bytes) -> None:
+def _atomic_write_lines(target: str, lines: Iterator[str], limit: int) -> int:
+    """Write the lines to a temp file, then replace ``target`` with it; past ``limit``
+    bytes nothing is written. Returns the size written."""
     tmp = f"{target[:-5]}.{os.getpid()}.{time.monotonic_ns()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    size = 0
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with open(fd, "wb", buffering=1 << 16) as handle:
+            for line in lines:
+                data = line.encode("utf-8") + b"\n"
+                size += len(data)
+                if size > limit:
+                    raise ValueError("too large for the cache")
+                handle.write(data)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return size
 
 
 # -- the default, and what ``load_cassette(cache=...)`` accepts -----------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeAlias
 
 from replaycodegen.cassette.cache import BadCacheFile
@@ -34,18 +35,25 @@ def _entry_record(entry: Entry) -> list[Any]:
     ]
 
 
-def to_record(cassette: Cassette, notes: Sequence[Note]) -> dict[str, Any]:
-    """The plain data of a parsed cassette (its path is not part of it)."""
-    return {
-        "cassette": {
-            "match_on": list(cassette.match_on),
-            "description": cassette.description,
-            "repeat_last": cassette.repeat_last,
-            "torn_tail": cassette.torn_tail,
-        },
+RECORDS_PER_LINE = 1000
+"""Entries per line of a cache file: reading or writing one never holds more in JSON."""
+
+
+def record_lines(cassette: Cassette, notes: Sequence[Note]) -> Iterator[str]:
+    """The plain data of a parsed cassette as JSON lines (its path is not part of it):
+    the cassette's fields and warnings, then the entries, a batch per line."""
+    yield json.dumps({
+        "match_on": list(cassette.match_on),
+        "description": cassette.description,
+        "repeat_last": cassette.repeat_last,
+        "torn_tail": cassette.torn_tail,
         "notes": [[line, message] for line, message in notes],
-        "entries": [_entry_record(entry) for entry in cassette.entries],
-    }
+        "entries": len(cassette.entries),
+    }, ensure_ascii=False)
+    entries = cassette.entries
+    for start in range(0, len(entries), RECORDS_PER_LINE):
+        batch = [_entry_record(entry) for entry in entries[start:start + RECORDS_PER_LINE]]
+        yield json.dumps(batch, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def _check(ok: bool, what: str) -> None:
@@ -121,14 +129,15 @@ def _entry_from(record: Any) -> Entry:
     )
 
 
-def from_record(record: Any, path: str) -> tuple[Cassette, list[Note]]:
-    """The cassette and warnings of a record; anything unexpected is ``BadCacheFile``."""
+def read_lines(lines: Iterator[bytes], path: str) -> tuple[Cassette, list[Note]]:
+    """The cassette and warnings of :func:`record_lines`; anything unexpected (a wrong
+    type, a missing or extra line) is ``BadCacheFile``."""
     from replaycodegen.cassette.keys import validate_match_on
 
-    _check(isinstance(record, dict), "record")
-    head, notes, entries = record.get("cassette"), record.get("notes"), record.get("entries")
-    _check(isinstance(head, dict) and isinstance(notes, list) and isinstance(entries, list),
-           "shape")
+    head = json.loads(next(lines, b"null"))
+    _check(isinstance(head, dict), "record")
+    notes, count = head.get("notes"), head.get("entries")
+    _check(isinstance(notes, list) and type(count) is int, "shape")
     match_on = head.get("match_on")
     try:
         match_on = validate_match_on(match_on) if isinstance(match_on, list) else None
@@ -139,15 +148,19 @@ def from_record(record: Any, path: str) -> tuple[Cassette, list[Note]]:
     repeat_last, torn = head.get("repeat_last"), head.get("torn_tail")
     _check(isinstance(repeat_last, bool) and isinstance(torn, bool), "flags")
     cassette = Cassette(
-        path=path, match_on=match_on, description=_optional_str(head.get("description"),
-                                                                "description"),
+        path=path, match_on=match_on,
+        description=_optional_str(head.get("description"), "description"),
         repeat_last=repeat_last,
     )
     cassette.torn_tail = torn
-    for item in entries:
-        entry = _entry_from(item)
-        _check(not cassette.has_id(entry.id), "duplicate id")
-        cassette.add(entry, derive_key=False)
+    for line in lines:
+        batch = json.loads(line)
+        _check(type(batch) is list, "entries")
+        for item in batch:
+            entry = _entry_from(item)
+            _check(not cassette.has_id(entry.id), "duplicate id")
+            cassette.add(entry, derive_key=False)
+    _check(len(cassette.entries) == count, "entry count")
     out: list[Note] = []
     for note in notes:
         _check(isinstance(note, list) and len(note) == 2 and isinstance(note[1], str)

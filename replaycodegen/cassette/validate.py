@@ -75,7 +75,7 @@ class NotACassetteError(CassetteError):
 
     def __init__(self, message: str, *, kind: str, path: str | None = None) -> None:
         self.kind = kind
-        super().__init__(message, path=path, line=1)
+        super().__init__(message, path=path)
 
 
 VCRPY_MESSAGE = "a vcrpy HTTP cassette, not a replaycodegen one: skipped"

@@ -63,6 +63,7 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool) -> None
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
+    from replaycodegen.cassette.loader import NotACassetteError
     from replaycodegen.maintenance.lint import lint_file
 
     out = state.out
@@ -71,6 +72,12 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool) -> None
     files = expand_paths(paths)
     for path in files:
         result = lint_file(path)
+        if isinstance(result.load_error, NotACassetteError):  # another tool's (vcrpy)
+            if not as_json:
+                out.echo(str(result.load_error))
+            reports.append({"path": str(path), "loaded": False, "skipped": True,
+                            "error": str(result.load_error), "findings": [], "fixed": []})
+            continue
         if result.load_error is not None:
             errors += 1
             if not as_json:

@@ -32,7 +32,7 @@ from ._report import (
     unused_count,
     write_report,
 )
-from ._settings import add_options, check_api_key, read_settings
+from ._settings import add_options, cache_choice, check_api_key, read_settings
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [
@@ -56,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = PluginState(
         read_settings(config), CodegenLedger(),
         SessionClaims(Path(shared) if shared else None), LiveCallGuards())
+    from replaycodegen.cassette.cache import set_default_cache
+
+    config.add_cleanup(set_default_cache(cache_choice(config)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
