@@ -208,12 +208,12 @@ def _bad_tag(node: Node) -> yaml.YAMLError:
 
 
 def _duplicate(node: Node, key_node: Node) -> yaml.YAMLError:
-    return yaml.constructor.ConstructorError(
-        "while constructing a mapping",
-        node.start_mark,
-        f"found the key {key_node.value!r} twice",
-        key_node.start_mark,
-    )
+    key = key_node.value
+    if key == "entries":
+        hint = "merge the two `entries:` lists into one (a bad merge?)"
+    else:
+        hint = f"keep one `{key}:` (YAML would silently drop the first)"
+    return YamlRefused(f"found the key {key!r} twice in one mapping", key_node.start_mark, hint)
 
 
 def build(node: Node) -> Any:

@@ -136,8 +136,6 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError, first_line: int = 1) 
             mark = context_mark
             if not at_eof:
                 note = f" (noticed at line {first_line + problem_line})"
-        elif problem_line != context_line:
-            note = f" (in the {_context_noun(str(context))} from line {first_line + context_line})"
     line = first_line + mark.line if mark is not None else None
     position = getattr(exc, "position", None)  # ReaderError: bad characters, no mark
     if line is None and isinstance(position, int):
@@ -158,13 +156,6 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError, first_line: int = 1) 
         line=line,
         hint="fix the YAML syntax at that line (indentation, quotes, colons)",
     )
-
-
-def _context_noun(context: str) -> str:
-    for noun in ("block mapping", "block collection", "flow mapping", "flow sequence"):
-        if noun in context:
-            return noun
-    return "construct"
 
 
 def _invalid_error(invalid: Invalid, path: str, line: int | None) -> CassetteError:
