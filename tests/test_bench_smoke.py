@@ -34,6 +34,10 @@ EXPECTED_ROWS = {
     "no_heavy_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
+    "loadscale_stale[100]",  # scripts/bench_load.py
+    "loadscale_cache[100]",
+    "loadscale_cache_small[20]",
+    "loadscale_memory[500]",
 }
 ROW_FIELDS = {"id", "section", "label", "figure", "target", "status", "data"}
 
