@@ -54,8 +54,9 @@ is hashed instead): timestamps have a granularity, from 1 ns to 2 s (FAT)."""
 _RECENT = 3600.0
 """A hit refreshes a file's mtime (the eviction order) at most once an hour."""
 _FINGERPRINTED = (
-    "cassette/cache.py", "cassette/compose.py", "cassette/files.py", "cassette/keys.py",
-    "cassette/layout.py", "cassette/loader.py", "cassette/model.py", "cassette/validate.py",
+    "cassette/cache.py", "cassette/cache_record.py", "cassette/compose.py",
+    "cassette/fastpath.py", "cassette/files.py", "cassette/keys.py", "cassette/layout.py",
+    "cassette/loader.py", "cassette/model.py", "cassette/outcome.py", "cassette/validate.py",
     "cassette/yamlio.py", "errors.py", "models.py",
 )
 

@@ -8,7 +8,13 @@ from typing import Any, TypeAlias
 
 from replaycodegen.cassette.cache import BadCacheFile
 from replaycodegen.cassette.model import ORIGINS, Cassette, Entry, RecordedError
-from replaycodegen.cassette.validate import FIELD_KINDS, KEY_RE, SCRUBBABLE
+from replaycodegen.cassette.validate import (
+    FIELD_KINDS,
+    KEY_RE,
+    SCRUBBABLE,
+    Invalid,
+    parse_when,
+)
 
 Note: TypeAlias = tuple[int | None, str]
 
@@ -91,8 +97,6 @@ def _chain_from(chain: Any) -> list[RecordedError]:
 
 
 def _entry_from(record: Any) -> Entry:
-    from replaycodegen.cassette.validate import Invalid, parse_when
-
     _check(type(record) is list and len(record) == 13, "entry record")
     (entry_id, code, request, chain, when, stored, key, response, meta, scrubbed,
      description, origin, derived_from) = record
@@ -153,13 +157,16 @@ def read_lines(lines: Iterator[bytes], path: str) -> tuple[Cassette, list[Note]]
         repeat_last=repeat_last,
     )
     cassette.torn_tail = torn
+    add, ids = cassette.add, set()
     for line in lines:
         batch = json.loads(line)
         _check(type(batch) is list, "entries")
         for item in batch:
             entry = _entry_from(item)
-            _check(not cassette.has_id(entry.id), "duplicate id")
-            cassette.add(entry, derive_key=False)
+            if entry.id in ids:
+                raise BadCacheFile("duplicate id")
+            ids.add(entry.id)
+            add(entry, derive_key=False)
     _check(len(cassette.entries) == count, "entry count")
     out: list[Note] = []
     for note in notes:
