@@ -1,6 +1,7 @@
-"""Hypothesis strategies: cassette files as replaycodegen writes them, and as people edit
-them (stale keys, a torn tail, comments, CRLF line ends, anchors), plus a snapshot of a
-loaded cassette that two loads can be compared by."""
+"""Cassettes for the loader's tests: hypothesis strategies of files as replaycodegen writes
+them and as people edit them (stale keys, a torn tail, comments, CRLF line ends, anchors),
+a recorded cassette of N entries, and a snapshot of a loaded cassette that two loads can be
+compared by."""
 
 from __future__ import annotations
 
@@ -79,6 +80,24 @@ def cassette_files(draw: st.DrawFn, max_entries: int = 6) -> bytes:
     if draw(st.integers(0, 3)) == 0:
         text = text.replace("\n", "\r\n")
     return text.encode("utf-8")
+
+
+REQUEST = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
+
+
+def recorded_text(count: int, *, code: str = "x = {i}\n", stale: bool = False) -> str:
+    """A cassette of ``count`` recorded entries (``code`` formatted with ``i``); ``stale``:
+    after a hand edit of every request, so that every stored key disagrees."""
+    cassette = Cassette()
+    for i in range(count):
+        cassette.add(entry_from_pair(
+            entry_id=f"e{i + 1}", request=REQUEST.model_copy(update={"user_query": f"q{i}"}),
+            error_chain=[], code=code.format(i=i), match_on=cassette.match_on,
+            meta={"recorded_at": "2026-01-01T00:00:00Z", "model": "m"}))
+    text = dump_cassette(cassette)
+    if stale:
+        text = re.sub(r"user_query: (q\d+)", r"user_query: \1 (edited)", text)
+    return text
 
 
 def snapshot(cassette: Cassette) -> dict[str, Any]:

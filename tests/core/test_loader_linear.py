@@ -7,7 +7,6 @@ over the file, whatever the number of stale keys), not with a clock.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,26 +15,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from replaycodegen import CassetteWarning, PythonExecutionRequest, load_cassette
+from replaycodegen import CassetteWarning, load_cassette
 from replaycodegen.cassette import compose
-from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
 from replaycodegen.cli import app
-
-REQUEST = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
+from tests.core.cassette_strategies import recorded_text
 
 
 def _cassette_text(count: int, *, stale: bool) -> str:
-    cassette = Cassette()
-    for i in range(count):
-        cassette.add(entry_from_pair(
-            entry_id=f"e{i + 1}", request=REQUEST.model_copy(update={"user_query": f"q{i}"}),
-            error_chain=[], code=f"x = {i}\ny = x * 2\n", match_on=cassette.match_on,
-            meta={"recorded_at": "2026-01-01T00:00:00Z", "model": "m"}))
-    text = dump_cassette(cassette)
-    if stale:  # a hand edit of every request after recording: every stored key is stale
-        text = re.sub(r"user_query: (q\d+)", r"user_query: \1 (edited)", text)
-    return text
+    return recorded_text(count, code="x = {i}\ny = x * 2\n", stale=stale)
 
 
 class Composed:

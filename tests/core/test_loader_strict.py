@@ -21,20 +21,13 @@ from replaycodegen import (
     PythonExecutionRequest,
     parse_cassette,
 )
-from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
+from tests.core.cassette_strategies import recorded_text
 
 REQUEST = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
 
 
 def _recorded(count: int) -> str:
-    cassette = Cassette()
-    for i in range(count):
-        cassette.add(entry_from_pair(
-            entry_id=f"e{i + 1}", request=REQUEST.model_copy(update={"user_query": f"q{i}"}),
-            error_chain=[], code=f"x = {i}\n", match_on=cassette.match_on,
-            meta={"recorded_at": "2026-01-01T00:00:00Z", "model": "m"}))
-    return dump_cassette(cassette)
+    return recorded_text(count)
 
 
 def _error(text: str) -> CassetteError:
