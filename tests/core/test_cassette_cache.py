@@ -341,3 +341,18 @@ def test_the_plugin_options_choose_or_turn_off_the_cache(pytester: pytest.Pytest
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
     assert not _records(pytester.path / ".pytest_cache" / "d" / "replaycodegen")
 
+
+
+def test_each_match_on_asked_for_has_its_own_entry(tmp_path: Path,
+                                                   store: ParsedCassetteCache) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(SAMPLE)
+    keys = {}
+    for _ in range(2):
+        for match_on in (None, ["user_query"]):
+            cassette = load_cassette(path, match_on=match_on, cache=store)
+            keys.setdefault(str(match_on), set()).add(cassette.entries[0].key)
+            assert cassette.match_on == (tuple(match_on) if match_on else cassette.match_on)
+    assert store.hits == 2
+    assert all(len(found) == 1 for found in keys.values())
+    assert keys["None"] != keys["['user_query']"]
