@@ -55,7 +55,7 @@ _RECENT = 3600.0
 """A hit refreshes a file's mtime (the eviction order) at most once an hour."""
 _FINGERPRINTED = (
     "cassette/cache.py", "cassette/cache_record.py", "cassette/compose.py",
-    "cassette/fastpath.py", "cassette/files.py", "cassette/keys.py", "cassette/layout.py",
+    "cassette/fastpath.py", "cassette/files.py", "cassette/keys.py", "cassette/entry_split.py",
     "cassette/loader.py", "cassette/model.py", "cassette/outcome.py", "cassette/validate.py",
     "cassette/yamlio.py", "errors.py", "models.py",
 )

@@ -1,5 +1,5 @@
 """The fast path: a cassette in the layout replaycodegen writes, parsed a batch of entries
-at a time (see ``layout``), so that memory is bounded by a batch, not by the file.
+at a time (see ``entry_split``), so that memory is bounded by a batch, not by the file.
 
 ``SplitParse(...).parse()`` returns ``None`` whenever the split is not certain (the header
 or a piece does not parse on its own: a construct cut by the split, an alias to another
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import Node, SequenceNode
 
-from replaycodegen.cassette import compose, files, layout, yamlio
+from replaycodegen.cassette import compose, entry_split, files, yamlio
 from replaycodegen.cassette.model import Entry
 from replaycodegen.cassette.outcome import (
     STALE_KEY,
@@ -57,7 +57,7 @@ class SplitParse:
     """Parses a cassette in the fixed layout piece by piece; ``None``: not certain."""
 
     def __init__(
-        self, raw: bytes, where: layout.Layout, path: str, match_on: Sequence[str] | None,
+        self, raw: bytes, where: entry_split.EntrySplit, path: str, match_on: Sequence[str] | None,
         tolerate: bool,
     ) -> None:
         self.raw, self.layout, self.path = raw, where, path

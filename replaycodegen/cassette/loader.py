@@ -4,9 +4,10 @@ Loading never modifies the file. ``load_cassette`` reads the bytes (a regular fi
 see ``files``), serves them from the parsed-cassette cache when it has seen them (see
 ``cache``), else parses them:
 
-- the fast path (``layout``): the header, then each batch of entries on its own, so memory
-  is bounded by a batch, not by the file; every piece is composed by libyaml, its alias
-  expansion measured against a budget, and built as plain data (``compose``);
+- the fast path (``entry_split``, ``fastpath``): the header, then each batch of entries on
+  its own, so memory is bounded by a batch, not by the file; every piece is composed by
+  libyaml, its alias expansion measured against a budget, and built as plain data
+  (``compose``);
 - the whole document when that split is not certain (an unusual layout, an alias across
   entries, a YAML error: errors then come from the whole text, exactly as before).
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from replaycodegen.cassette import compose, files, layout, yamlio
+from replaycodegen.cassette import compose, entry_split, files, yamlio
 from replaycodegen.cassette.fastpath import SplitParse
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.cassette.outcome import (
@@ -204,7 +205,7 @@ def _parse_raw(
     gc.disable()
     try:
         _refuse_conflict_markers(raw, path)
-        where = layout.split(raw) if fast else None
+        where = entry_split.split(raw) if fast else None
         if where is not None:
             parsed = SplitParse(raw, where, path, match_on, tolerate).parse()
             if parsed is not None:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replaycodegen import CassetteError, PythonExecutionRequest, load_cassette
-from replaycodegen.cassette import layout
+from replaycodegen.cassette import entry_split
 from replaycodegen.cassette.loader import Parsed, parse_raw
 from replaycodegen.cassette.model import Cassette, entry_from_pair
 from replaycodegen.cassette.serialize import dump_entry, header_to_data
@@ -56,7 +56,7 @@ def test_an_uncertain_layout_is_parsed_whole(tail: str) -> None:
     text = ("version: 1\nentries:\n  - id: e1\n    when: {}\n    code: |\n      x = 1\n"
             + tail)
     raw = text.encode()
-    assert layout.split(raw) is None
+    assert entry_split.split(raw) is None
     assert _outcome(raw, whole=False) == _outcome(raw, whole=True)
 
 
@@ -79,7 +79,7 @@ def test_an_uncertain_layout_is_parsed_whole(tail: str) -> None:
 )
 def test_constructs_cut_by_the_split_fall_back_to_the_whole_document(text: str) -> None:
     raw = text.encode()
-    assert layout.split(raw) is not None
+    assert entry_split.split(raw) is not None
     assert _outcome(raw, whole=False) == _outcome(raw, whole=True)
 
 
@@ -101,7 +101,7 @@ def test_the_split_finds_every_entry() -> None:
             code: |
               - not an item: inside the code
         """)
-    found = layout.split(text.encode())
+    found = entry_split.split(text.encode())
     assert found is not None
     assert found.lines == [6, 12]
     assert [e.id for e in parse_raw(text.encode(), "c.yaml").cassette.entries] == ["e1", "e2"]

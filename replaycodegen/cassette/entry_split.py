@@ -22,7 +22,7 @@ _ITEM_LINE = re.compile(rb"( *)-(?:[ \r\n]|\Z)")
 
 
 @dataclass(frozen=True, slots=True)
-class Layout:
+class EntrySplit:
     """The header's bytes and the byte offset and 1-based line of every entry item."""
 
     header_end: int
@@ -33,7 +33,7 @@ class Layout:
     lines: list[int]
 
 
-def split(raw: bytes) -> Layout | None:
+def split(raw: bytes) -> EntrySplit | None:
     """The layout of a cassette in the fixed form replaycodegen writes, or ``None``."""
     found = _ENTRIES_LINE.search(raw)
     if found is None:
@@ -41,10 +41,10 @@ def split(raw: bytes) -> Layout | None:
     entries_line = raw.count(b"\n", 0, found.start()) + 1
     body = found.end() + 1
     if body > len(raw):  # `entries:` is the last line, without a newline
-        return Layout(found.start(), entries_line, 0, [], [])
+        return EntrySplit(found.start(), entries_line, 0, [], [])
     first = _CONTENT_LINE.search(raw, body)
     if first is None or first.start() >= len(raw):
-        return Layout(found.start(), entries_line, 0, [], [])
+        return EntrySplit(found.start(), entries_line, 0, [], [])
     item = _ITEM_LINE.match(raw, first.start())
     if item is None:
         return None
@@ -64,4 +64,4 @@ def split(raw: bytes) -> Layout | None:
         line += raw.count(b"\n", at, start)
         at = start
         lines.append(line)
-    return Layout(found.start(), entries_line, indent, starts, lines)
+    return EntrySplit(found.start(), entries_line, indent, starts, lines)
