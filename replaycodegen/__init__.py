@@ -7,16 +7,18 @@ for pydantic, YAML or the executor. ``openai`` and ``vcrpy`` are never imported 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from replaycodegen._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.behaviors import BEHAVIORS
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
     from replaycodegen.cassette.loader import CassetteWarning, load_cassette, parse_cassette
     from replaycodegen.cassette.model import Cassette, Entry, Pattern
+    from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.store import CassetteStore, rewrite_entries
     from replaycodegen.errors import (
         ApprovalRejected,
         ApprovalRequired,
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
         CodeGenerationError,
         CodeRuntimeError,
         CodeSyntaxError,
+        ExecutionStorageError,
         PythonExecutorError,
         ReplayCodegenError,
     )
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
         NoPendingApproval,
         PythonExecutorService,
         PythonServiceResult,
+        RefusedChannelWrite,
+        SandboxUnavailable,
         analyze_code,
     )
     from replaycodegen.generation.extract import extract_code
@@ -45,9 +50,15 @@ if TYPE_CHECKING:
     from replaycodegen.generation.prompt import PromptBuilder
     from replaycodegen.generation.protocol import CodeGenerator
     from replaycodegen.generation.record_mode import RecordMode
-    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.generation.recording import RecordingCodeGenerator, WouldGoLive
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-    from replaycodegen.models import ExecutionError, PythonExecutionRequest
+    from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
+    from replaycodegen.lifecycle.status import FreshnessPolicy
+    from replaycodegen.models import (
+        ExecutionError,
+        PythonExecutionRequest,
+        validate_result_structure,
+    )
 
 _EXPORTS: dict[str, str] = {
     "BEHAVIORS": "replaycodegen.cassette.behaviors",
@@ -61,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "CodeGenerationError": "replaycodegen.errors",
     "CodeRuntimeError": "replaycodegen.errors",
     "CodeSyntaxError": "replaycodegen.errors",
+    "ExecutionStorageError": "replaycodegen.errors",
     "PythonExecutorError": "replaycodegen.errors",
     "ReplayCodegenError": "replaycodegen.errors",
     "ChannelWrite": "replaycodegen.executor",
@@ -70,6 +82,8 @@ _EXPORTS: dict[str, str] = {
     "NoPendingApproval": "replaycodegen.executor",
     "PythonExecutorService": "replaycodegen.executor",
     "PythonServiceResult": "replaycodegen.executor",
+    "RefusedChannelWrite": "replaycodegen.executor",
+    "SandboxUnavailable": "replaycodegen.executor",
     "analyze_code": "replaycodegen.executor",
     "DEFAULT_MATCH_ON": "replaycodegen.cassette.keys",
     "fingerprint": "replaycodegen.cassette.keys",
@@ -88,9 +102,16 @@ _EXPORTS: dict[str, str] = {
     "parse_cassette": "replaycodegen.cassette.loader",
     "ExecutionError": "replaycodegen.models",
     "PythonExecutionRequest": "replaycodegen.models",
+    "validate_result_structure": "replaycodegen.models",
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
     "CassetteStore": "replaycodegen.cassette.store",
+    "WouldGoLive": "replaycodegen.generation.recording",
+    "BudgetExceeded": "replaycodegen.lifecycle.budget",
+    "RecordingBudget": "replaycodegen.lifecycle.budget",
+    "FreshnessPolicy": "replaycodegen.lifecycle.status",
+    "rewrite_entries": "replaycodegen.cassette.store",
+    "CassetteEdit": "replaycodegen.cassette.rewrite",
 }
 
 __all__ = [
@@ -98,7 +119,9 @@ __all__ = [
     "DEFAULT_MATCH_ON",
     "ApprovalRejected",
     "ApprovalRequired",
+    "BudgetExceeded",
     "Cassette",
+    "CassetteEdit",
     "CassetteError",
     "CassetteMiss",
     "CassetteStore",
@@ -112,7 +135,9 @@ __all__ = [
     "Entry",
     "ExecutionError",
     "ExecutionResult",
+    "ExecutionStorageError",
     "ExecutorConfigError",
+    "FreshnessPolicy",
     "LiveCallBlocked",
     "MockCodeGenerator",
     "NoPendingApproval",
@@ -124,9 +149,13 @@ __all__ = [
     "PythonExecutorService",
     "PythonServiceResult",
     "RecordMode",
+    "RecordingBudget",
     "RecordingCodeGenerator",
+    "RefusedChannelWrite",
     "ReplayCodegenError",
+    "SandboxUnavailable",
     "Scrubber",
+    "WouldGoLive",
     "analyze_code",
     "block_live_llm_calls",
     "create_code_generator",
@@ -135,18 +164,10 @@ __all__ = [
     "load_cassette",
     "normalize_error_text",
     "parse_cassette",
+    "rewrite_entries",
+    "validate_result_structure",
 ]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'replaycodegen' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -125,3 +125,18 @@ class ApprovalRequired(PythonExecutorError):
 
 class ApprovalRejected(PythonExecutorError):
     """A human rejected the code; nothing was executed."""
+
+
+class ExecutionStorageError(PythonExecutorError):
+    """The service could not write an execution folder's files (a full disk, a read-only
+    file system): the message names the path and the fix; ``path`` holds it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        error_chain: Sequence[ErrorChainItem] | None = None,
+    ) -> None:
+        super().__init__(message, error_chain)
+        self.path = path

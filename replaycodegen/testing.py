@@ -106,6 +106,8 @@ class FakeOpenAIServer:
         self._requests: list[dict[str, Any]] = []
         self._headers: list[dict[str, str]] = []
         self._count = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -183,6 +185,7 @@ class FakeOpenAIServer:
             self._script.clear()
             self._requests.clear()
             self._headers.clear()
+            self._max_in_flight = 0
             self._responder = default_responder
 
     @property
@@ -190,6 +193,12 @@ class FakeOpenAIServer:
         """The JSON bodies of the chat requests received, oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def max_concurrent(self) -> int:
+        """The most chat requests that were being answered at the same time."""
+        with self._lock:
+            return self._max_in_flight
 
     @property
     def headers_seen(self) -> list[dict[str, str]]:
@@ -200,6 +209,17 @@ class FakeOpenAIServer:
     # -- request handling (called from handler threads) -----------------------------------
 
     def _chat(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            return self._answer(body, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, body: dict[str, Any], headers: dict[str, str]
+                ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self._requests.append(body)
             self._headers.append(headers)
@@ -271,6 +291,12 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.fake = fake
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-reply (a killed recorder) is not an error here."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

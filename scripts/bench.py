@@ -21,9 +21,10 @@ What is measured (all on the same generated workloads, see scripts/bench_workloa
    the same file (the floor), and vcrpy's load of the equivalent HTTP cassette;
 4. recording: n recordings in a row through ``RecordingCodeGenerator(trivial generator,
    path, "new_episodes")`` vs one final ``CassetteStore(path).write(cassette)``;
-5. startup: ``import replaycodegen`` (fresh subprocess, best of N), ``replaycodegen --help``,
-   whether the import pulls in openai or vcr; the pytest plugin's overhead on a 1,000-test
-   suite against the same suite with a plain fixture;
+5. startup (scripts/bench_startup.py): ``import replaycodegen``, the cold first replay and
+   ``replaycodegen --help`` in fresh processes next to their anchors, what a replay
+   imports; the pytest plugin's overhead on a 1,000-test suite against the same suite with
+   a plain fixture;
 6. memory: ru_maxrss of the subprocess that loads and replays the largest cassette.
 
 Benchmarks print figures; nothing here asserts on time (tests/test_bench_smoke.py only checks
@@ -51,7 +52,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -907,30 +907,8 @@ def bench_record(profile: Profile, items: list[Any], folder: Path, report: Repor
 
 
 # ---------------------------------------------------------------------------------------
-# 5: startup, CLI, heavy imports, pytest plugin
+# 5: pytest plugin (startup and cold start: scripts/bench_startup.py)
 # ---------------------------------------------------------------------------------------
-
-IMPORT_PROBE = textwrap.dedent("""
-    import time
-    started = time.perf_counter()
-    import replaycodegen
-    imported = time.perf_counter()
-    import asyncio, json, sys
-    heavy = ("openai", "vcr", "httpx2", "httpx")
-    after_import = {name: name in sys.modules for name in heavy}
-    modules = len(sys.modules)
-    replay_started = time.perf_counter()
-    generator = replaycodegen.MockCodeGenerator(behavior="success")
-    request = replaycodegen.PythonExecutionRequest(user_query="q", task_objective="o",
-                                                   execution_folder_name="f")
-    asyncio.run(generator.generate_code(request, []))
-    first_replay = time.perf_counter() - replay_started
-    after_replay = {name: name in sys.modules for name in heavy}
-    print(json.dumps({"import_s": imported - started, "first_replay_s": first_replay,
-                      "after_import": after_import, "after_replay": after_replay,
-                      "modules": modules}))
-""")
-
 
 def timed_process(
     command: Sequence[str],
@@ -952,109 +930,6 @@ def child_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("PYTEST_", "COV_CORE")) and k != "PYTHONPATH"
     }
-
-
-def bench_startup(profile: Profile, report: Report) -> None:
-    env = child_env()
-    log("startup: import replaycodegen...")
-    imports, first_replays, walls, bare = [], [], [], []
-    probe: dict[str, Any] = {}
-    for _ in range(profile.startup_reps):
-        _, proc = timed_process([sys.executable, "-c", IMPORT_PROBE], env=env, cwd=REPO)
-        if proc.returncode != 0:
-            raise RuntimeError(f"import probe failed:\n{proc.stderr[-2000:]}")
-        probe = json.loads(proc.stdout.strip().splitlines()[-1])
-        imports.append(probe["import_s"])
-        first_replays.append(probe["first_replay_s"])
-        walls.append(
-            timed_process([sys.executable, "-c", "import replaycodegen"], env=env, cwd=REPO)[0]
-        )
-        bare.append(timed_process([sys.executable, "-c", "pass"], env=env, cwd=REPO)[0])
-    report.add(
-        Row(
-            id="import",
-            section="startup",
-            label=f"import replaycodegen (fresh process, best of {profile.startup_reps})",
-            figure=f"{fmt_s(min(imports))} (whole process {fmt_s(min(walls))}; bare python "
-            f"{fmt_s(min(bare))})",
-            data={
-                "import_s": min(imports),
-                "imports_s": imports,
-                "process_s": min(walls),
-                "bare_python_s": min(bare),
-                "modules_loaded": probe.get("modules"),
-            },
-        )
-    )
-    report.add(
-        Row(
-            id="first_replay",
-            section="startup",
-            label="first replay after import: MockCodeGenerator(behavior=...) + generate_code",
-            figure=fmt_s(min(first_replays)),
-            data={"first_replay_s": min(first_replays), "runs_s": first_replays},
-        )
-    )
-    heavy_import = [m for m in ("openai", "vcr") if probe["after_import"][m]]
-    heavy_replay = [m for m in ("openai", "vcr") if probe["after_replay"][m]]
-    clean = not heavy_import and not heavy_replay
-    report.add(
-        Row(
-            id="no_heavy_imports",
-            section="startup",
-            label="import replaycodegen + one replay: openai / vcr imported?",
-            figure="neither"
-            if clean
-            else f"after import: {heavy_import or 'none'}; after replay: {heavy_replay or 'none'}",
-            target="neither",
-            status=status(clean),
-            data={"after_import": probe["after_import"], "after_replay": probe["after_replay"]},
-        )
-    )
-
-    log("startup: replaycodegen --help...")
-    if importlib.util.find_spec("replaycodegen.cli") is None:
-        report.add(
-            Row(
-                id="cli_help",
-                section="startup",
-                label="replaycodegen --help",
-                figure="n/a (CLI not present)",
-                status="n/a",
-            )
-        )
-        return
-    script = Path(sys.executable).with_name("replaycodegen")
-    command = (
-        [str(script), "--help"]
-        if script.exists()
-        else [sys.executable, "-m", "replaycodegen.cli", "--help"]
-    )
-    times = []
-    for _ in range(profile.startup_reps):
-        wall, proc = timed_process(command, env=env, cwd=REPO)
-        if proc.returncode != 0:
-            report.add(
-                Row(
-                    id="cli_help",
-                    section="startup",
-                    label="replaycodegen --help",
-                    figure=f"n/a (exit {proc.returncode}: "
-                    f"{(proc.stderr or proc.stdout).strip()[-200:]})",
-                    status="n/a",
-                )
-            )
-            return
-        times.append(wall)
-    report.add(
-        Row(
-            id="cli_help",
-            section="startup",
-            label=f"replaycodegen --help (whole process, best of {profile.startup_reps})",
-            figure=fmt_s(min(times)),
-            data={"help_s": min(times), "runs_s": times, "command": command[0]},
-        )
-    )
 
 
 PYTEST_COMMON = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist")
@@ -1354,9 +1229,31 @@ def run(
         if "record" in sections:
             bench_record(profile, items, folder, report)
         if "startup" in sections:
-            bench_startup(profile, report)
+            from bench_startup import bench_startup  # cold start: scripts/bench_startup.py
+
+            bench_startup(profile.startup_reps,
+                          lambda **row: report.add(Row(section="startup", **row)))
         if "pytest" in sections:
             bench_pytest(profile, folder / "pytest-suites", report)
+        if "lifecycle" in sections:
+            from bench_lifecycle import bench_lifecycle
+
+            bench_lifecycle(profile.name, folder / "lifecycle",
+                            lambda **row: report.add(Row(section="lifecycle", **row)),
+                            child_env())
+        if "rewrite" in sections:
+            import bench_rewrite
+
+            bench_rewrite.run_section(profile.name, folder / "rewrite", report, Row)
+        if "fresh" in sections:
+            from bench_fresh import bench_fresh
+
+            for row in bench_fresh(items, folder, max(profile.record_sizes), profile.record_reps):
+                report.add(Row(**row))
+        if "sandbox" in sections:
+            from bench_sandbox import bench_sandbox
+
+            bench_sandbox(profile.name, report, Row)
         if "loadscale" in sections:  # scripts/bench_load.py
             import bench_load
 
@@ -1384,7 +1281,8 @@ def run(
     return report
 
 
-SECTIONS = ("replay", "http", "record", "startup", "pytest", "loadscale")
+SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle", "rewrite", "fresh",
+            "sandbox", "loadscale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,7 +80,8 @@ def description(output: Path) -> str:
         f"  {quoted}",
         "Attempt 1 forgets `import statistics` and fails at runtime with a NameError;",
         "attempt 2 (its error chain holds that NameError) fixes it.",
-        "Regenerate with `python scripts/make_demo_cassette.py`.",
+        "Regenerate with `python scripts/make_demo_cassette.py` (in a source checkout or",
+        "the sdist; the wheel does not ship scripts/).",
     ])
 
 
@@ -109,8 +110,6 @@ def main() -> int:
         if len(server.requests) != 2:
             print(f"expected 2 model calls, saw {len(server.requests)}", file=sys.stderr)
             return 1
-    # The store leaves its lock file behind; it must not ship with the demo.
-    output.with_name(output.name + ".lock").unlink(missing_ok=True)
     output.chmod(0o644)
     print(f"wrote {output}")
     return 0

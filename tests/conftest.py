@@ -6,10 +6,12 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
 from replaycodegen import ExecutionError, PythonExecutionRequest
+from replaycodegen.cassette.locking import LOCK_DIR_ENV
 
 if "REPLAYCODEGEN_CACHE_DIR" not in os.environ:
     # The parsed-cassette cache of this test run (and of the processes it starts): a temp
@@ -17,6 +19,16 @@ if "REPLAYCODEGEN_CACHE_DIR" not in os.environ:
     _CACHE_DIR = tempfile.mkdtemp(prefix="replaycodegen-test-cache-")
     os.environ["REPLAYCODEGEN_CACHE_DIR"] = _CACHE_DIR
     atexit.register(shutil.rmtree, _CACHE_DIR, True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Cassette lock files of this test session (and its subprocesses) in its temp folder,
+    not in the user cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("cassette-locks")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture

@@ -32,8 +32,18 @@ EXPECTED_ROWS = {
     "import",
     "first_replay",
     "no_heavy_imports",
+    "cold_replay",
+    "cold_replay_floor",
+    "replay_never_imports",
     "cli_help",  # "n/a" while the CLI is absent, but always a row
     "pytest_plugin",  # likewise for the pytest plugin
+    "lifecycle_report_end",
+    "lifecycle_accounting",
+    "lifecycle_report_overhead",
+    "lifecycle_combine",
+    "status[40]",
+    "call_gate",
+    "sandbox_overhead",  # "n/a" where bubblewrap cannot run
     "loadscale_stale[100]",  # scripts/bench_load.py
     "loadscale_cache[100]",
     "loadscale_cache_small[20]",

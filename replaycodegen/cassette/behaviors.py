@@ -1,13 +1,13 @@
-"""The seed's eight predefined behaviours, shipped as hand-authored cassettes."""
+"""The seed's eight predefined behaviours and ``plot``, shipped as hand-authored cassettes."""
 
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 from replaycodegen.cassette.loader import parse_cassette
 from replaycodegen.cassette.model import Cassette
+from replaycodegen.shipped import shipped_dir
 
 BEHAVIORS: tuple[str, ...] = (
     "success",
@@ -18,15 +18,13 @@ BEHAVIORS: tuple[str, ...] = (
     "channel_read",
     "security_risk",
     "error_aware",
+    "plot",
 )
 
 
 def shipped_cassettes_dir() -> Path:
     """``cassettes/`` as shipped: inside the wheel, or at the top of a source checkout."""
-    packaged = Path(str(resources.files("replaycodegen"))) / "cassettes"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent.parent / "cassettes"
+    return shipped_dir("cassettes")
 
 
 def behavior_path(name: str) -> Path:

@@ -41,7 +41,7 @@ from replaycodegen.cassette.files import read_with_stat, signature
 if TYPE_CHECKING:
     from replaycodegen.cassette.loader import Parsed
 
-FORMAT = 1
+FORMAT = 2
 VERSION = "0.1.0"
 """The replaycodegen release this cache belongs to (the fingerprint covers its code)."""
 ENV_DIR = "REPLAYCODEGEN_CACHE_DIR"

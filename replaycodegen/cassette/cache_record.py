@@ -37,7 +37,7 @@ def _entry_record(entry: Entry) -> list[Any]:
     return [
         entry.id, entry.code, entry.request, chain, when, stored, entry.key, entry.response,
         entry.meta or None, entry.scrubbed or None, entry.description, entry.origin,
-        entry.derived_from,
+        entry.derived_from, entry.keyed_on_placeholder,
     ]
 
 
@@ -97,9 +97,9 @@ def _chain_from(chain: Any) -> list[RecordedError]:
 
 
 def _entry_from(record: Any) -> Entry:
-    _check(type(record) is list and len(record) == 13, "entry record")
+    _check(type(record) is list and len(record) == 14, "entry record")
     (entry_id, code, request, chain, when, stored, key, response, meta, scrubbed,
-     description, origin, derived_from) = record
+     description, origin, derived_from, placeholder) = record
     pattern = None
     if request is not None:
         # The derived key: a string of 64 characters (a forged one only fails to match).
@@ -122,14 +122,15 @@ def _entry_from(record: Any) -> Entry:
         and (origin is None or origin in _ORIGINS)
         and (response is None or type(response) is str)
         and (description is None or type(description) is str)
-        and (derived_from is None or type(derived_from) is str),
+        and (derived_from is None or type(derived_from) is str)
+        and type(placeholder) is bool,
         "entry fields",
     )
     # Positional, in the dataclass's field order: the fastest way to build 10,000 of them.
     return Entry(
         entry_id, code, request, [] if chain is None else _chain_from(chain), pattern, stored,
         key, response,
-        meta or {}, scrubbed or [], description, origin, derived_from,
+        meta or {}, scrubbed or [], description, origin, derived_from, placeholder,
     )
 
 
@@ -166,7 +167,7 @@ def read_lines(lines: Iterator[bytes], path: str) -> tuple[Cassette, list[Note]]
             if entry.id in ids:
                 raise BadCacheFile("duplicate id")
             ids.add(entry.id)
-            add(entry, derive_key=False)
+            add(entry, derive=False)
     _check(len(cassette.entries) == count, "entry count")
     out: list[Note] = []
     for note in notes:

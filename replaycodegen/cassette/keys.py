@@ -127,10 +127,14 @@ def canonical_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def key_payload(fields: Mapping[str, Any], chain: Sequence[Sequence[str]]) -> bytes:
+    """The bytes a key hashes: canonical JSON of the keyed fields and the chain."""
+    return canonical_json({"request": fields, "errors": chain})
+
+
 def fingerprint_fields(fields: Mapping[str, Any], chain: Sequence[Sequence[str]]) -> str:
     """The key of already-extracted request fields and an already-normalised chain."""
-    payload = {"request": fields, "errors": chain}
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+    return hashlib.sha256(key_payload(fields, chain)).hexdigest()
 
 
 def fingerprint(

@@ -7,9 +7,11 @@ from typing import Any
 
 from replaycodegen.cassette.keys import canonical_json, key_chain, request_fields
 from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.shipped import doc_path
 
 NO_SUCH_CASSETTE = "no such cassette"
 NO_MATCH = "no match"
@@ -110,6 +112,12 @@ def explain_miss(
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
             lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            if not entry.scrubbed and any(PLACEHOLDER in d.split(" != now ")[0] for d in diff):
+                lines.append(
+                    "        it was recorded with a secret scrubbed out (<SCRUBBED>); replay "
+                    "scrubs a request only of the secrets it knows: set the same secret "
+                    "environment variable, or pass it with secrets=[...]"
+                )
             if entry.scrubbed:
                 lines.append(
                     f"        its {', '.join(entry.scrubbed)} held a secret that was scrubbed "
@@ -148,6 +156,6 @@ def default_fix(path: str, reason: str) -> str:
     return (
         f"record it: `pytest --codegen-record-mode=new_episodes` or `replaycodegen record "
         f"--cassette {path} --mode new_episodes` (needs an API key); or craft an entry by "
-        f"hand (`replaycodegen edit {path} ENTRY`, docs/cassette-format.md); if the request "
-        "changed on purpose, re-record with mode `all`"
+        f"hand (`replaycodegen edit {path} ENTRY`, {doc_path('cassette-format.md')}); if the "
+        "request changed on purpose, re-record with mode `all`"
     )

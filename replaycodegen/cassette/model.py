@@ -8,6 +8,7 @@ one repeats (``repeat_last=True``, the default) or the lookup misses with reason
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ from replaycodegen.cassette.keys import (
     chain_item_fields,
     fingerprint_fields,
     key_chain,
+    key_payload,
     normalize_error_text,
     request_fields,
 )
+from replaycodegen.cassette.scrub import PLACEHOLDER, Scrubber
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
 
 CASSETTE_VERSION = 1
@@ -121,6 +124,8 @@ class Entry:
     """As written in the file (``None``: not written; see ``effective_origin``)."""
     derived_from: str | None = None
     """For a crafted entry: the id of the entry it was made from."""
+    keyed_on_placeholder: bool = field(default=False, repr=False, compare=False)
+    """Its key covers ``<SCRUBBED>`` text (set when the key is derived)."""
 
     @property
     def is_pattern(self) -> bool:
@@ -142,18 +147,33 @@ class Entry:
 
     def derive_key(self, match_on: Sequence[str]) -> str:
         """Recompute the key from the stored request fields and chain (a pinned key wins)."""
+        return self.derive(match_on)[0]
+
+    def derive(self, match_on: Sequence[str]) -> tuple[str, bool]:
+        """The key, and whether the keyed text holds a ``<SCRUBBED>`` placeholder."""
         assert self.request is not None
-        if self.scrubbed and self.stored_key:
-            return self.stored_key
+        if self.pins_key:
+            assert self.stored_key is not None
+            return self.stored_key, True
         request = self.request
-        fields = {
+        fields = {  # the default only for a field the entry leaves out (it costs)
             name: request[name] if name in request else _default_of(name) for name in match_on
         }
-        return fingerprint_fields(fields, [e.key_fields() for e in self.error_chain])
+        payload = key_payload(fields, [e.key_fields() for e in self.error_chain])
+        return hashlib.sha256(payload).hexdigest(), _PLACEHOLDER_BYTES in payload
+
+    @property
+    def pins_key(self) -> bool:
+        """An entry written by replaycodegen 0.1 with ``scrubbed:``: its stored key is the
+        sha256 of the request *before* scrubbing (kept to replay it; ``rehash`` drops it)."""
+        return bool(self.scrubbed) and bool(self.stored_key)
 
     @property
     def key_disagrees(self) -> bool:
         return self.stored_key is not None and self.key is not None and self.stored_key != self.key
+
+
+_PLACEHOLDER_BYTES = PLACEHOLDER.encode("utf-8")
 
 
 def _default_of(name: str) -> Any:
@@ -191,6 +211,10 @@ class Cassette:
         self.extra: dict[str, Any] = dict(extra or {})
         self.torn_tail = False
         """True when the file's last entry was cut short by a killed writer and ignored."""
+        self.scrubber: Scrubber | None = None
+        """Scrubs a live request that missed, to find entries keyed on scrubbed text
+        (``None``: a default ``Scrubber()``, made at the first such miss)."""
+        self._scrubbed_entries = 0
         self.entries: list[Entry] = []
         self._ids: set[str] = set()
         self._next_number = 1
@@ -202,11 +226,14 @@ class Cassette:
             self.add(entry)
 
     # -- building -------------------------------------------------------------------------
-    def add(self, entry: Entry, *, derive_key: bool = True) -> Entry:
-        """Append an entry and index it, deriving its key first (``derive_key=False``: the
-        caller has set ``entry.key`` to the key derived with this ``match_on`` already)."""
-        if derive_key and entry.request is not None and entry.when is None:
-            entry.key = entry.derive_key(self.match_on)
+    def add(self, entry: Entry, *, derive: bool = True) -> Entry:
+        """Append an entry (deriving its key unless ``derive=False``) and index it."""
+        if entry.request is not None and entry.when is None:
+            if derive or entry.key is None:
+                entry.key, entry.keyed_on_placeholder = entry.derive(self.match_on)
+            self._scrubbed_entries += entry.keyed_on_placeholder
+        elif entry.when is not None and entry.when.request is not None:
+            self._scrubbed_entries += PLACEHOLDER in repr(entry.when.request)
         self.entries.append(entry)
         self._ids.add(entry.id)
         group = self._groups.get(entry.group_id)
@@ -217,13 +244,16 @@ class Cassette:
         group.append(entry)
         return entry
 
-    def replace_entries(self, entries: Iterable[Entry]) -> None:
-        """Swap in a new list of entries, keeping playback counters by group."""
+    def replace_entries(self, entries: Iterable[Entry], *, derive: bool = True) -> None:
+        """Swap in a new list of entries, keeping playback counters by group.
+
+        ``derive=False`` keeps the keys the entries have (they are up to date)."""
         played, ids = self._played, self.played_ids
         self.entries, self._groups, self._pattern_groups = [], {}, []
         self._ids = set()
+        self._scrubbed_entries = 0
         for entry in entries:
-            self.add(entry)
+            self.add(entry, derive=derive)
         self._played, self.played_ids = played, ids
 
     def remove_group(self, group_id: str) -> list[Entry]:
@@ -256,6 +286,46 @@ class Cassette:
     ) -> str:
         return fingerprint_fields(request_fields(request, self.match_on), key_chain(error_chain))
 
+    @property
+    def holds_scrubbed_text(self) -> bool:
+        """Some entry is keyed on (or a pattern matches) text with ``<SCRUBBED>`` in it."""
+        return self._scrubbed_entries > 0
+
+    def scrubbed_fields(
+        self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]
+    ) -> tuple[dict[str, Any], list[list[str]]] | None:
+        """The keyed fields and key chain of a live request scrubbed as a write scrubs them
+        (the fields as JSON data, the chain normalised), or ``None`` when scrubbing changes
+        nothing: what a recorded entry with a secret is keyed on."""
+        scrubber = self.scrubber
+        if scrubber is None:
+            scrubber = self.scrubber = Scrubber()
+        fields = json.loads(canonical_json(request_fields(request, self.match_on)))
+        clean = scrubber.data(fields)
+        raw_chain = [chain_item_fields(item) for item in error_chain]
+        chain = [[scrubber.text(part) for part in item] for item in raw_chain]
+        if clean == fields and chain == [list(item) for item in raw_chain]:
+            return None
+        return clean, [[t, s, normalize_error_text(m)] for t, s, m in chain]
+
+    def resolve_key(
+        self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem],
+        key: str | None = None,
+    ) -> str:
+        """The key this request finds its entries under: its plain key (an O(1) hit, as
+        always), else, when the cassette holds scrubbed entries and scrubbing changes the
+        request, the key of the scrubbed request; the plain key when neither has entries."""
+        if key is None:
+            key = self.key_for(request, error_chain)
+        if key in self._groups or not self._scrubbed_entries:
+            return key
+        scrubbed = self.scrubbed_fields(request, error_chain)
+        if scrubbed is not None:
+            clean_key = fingerprint_fields(*scrubbed)
+            if clean_key in self._groups:
+                return clean_key
+        return key
+
     def group(self, key: str) -> list[Entry]:
         return self._groups.get(key, [])
 
@@ -273,8 +343,7 @@ class Cassette:
         the cassette's ``repeat_last``.
         """
         repeat = self.repeat_last if allow_repeat is None else allow_repeat
-        if key is None:
-            key = self.key_for(request, error_chain)
+        key = self.resolve_key(request, error_chain, key)
         group = self._groups.get(key)
         if group:
             return self._play(key, group, repeat)
@@ -282,12 +351,24 @@ class Cassette:
             return None
         fields = request_fields(request, self.match_on)
         attempt = len(error_chain) + 1
-        chain_text = "\n".join(error_text(item) for item in error_chain).lower()
+        raw_text = "\n".join(error_text(item) for item in error_chain)
+        found = self._match_pattern(fields, attempt, raw_text.lower())
+        if found is None and self._scrubbed_entries:
+            scrubbed = self.scrubbed_fields(request, error_chain)
+            if scrubbed is not None:
+                assert self.scrubber is not None
+                clean_text = self.scrubber.text(raw_text).lower()
+                found = self._match_pattern(scrubbed[0], attempt, clean_text)
+        return self._play(found[0].group_id, found, repeat) if found is not None else None
+
+    def _match_pattern(
+        self, fields: Mapping[str, Any], attempt: int, chain_text: str
+    ) -> list[Entry] | None:
         for group in self._pattern_groups:
             when = group[0].when
             assert when is not None
             if when.matches(fields, attempt, chain_text):
-                return self._play(group[0].group_id, group, repeat)
+                return group
         return None
 
     def _play(self, group_id: str, group: list[Entry], repeat: bool) -> Selection | None:

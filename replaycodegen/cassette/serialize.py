@@ -70,6 +70,8 @@ def header_to_data(cassette: Cassette) -> dict[str, Any]:
 def dump_entry(entry: Entry, indent: str = ENTRY_INDENT) -> str:
     """One entry as an item of the ``entries:`` block sequence, ready to append."""
     text = yamlio.dump([entry_to_data(entry)])
+    if text.endswith("\n...\n"):  # the document end PyYAML writes after a `|+` block
+        text = text[: -len("...\n")]
     return "".join(
         (indent + line if line.strip() else line) for line in text.splitlines(keepends=True)
     )

@@ -368,7 +368,7 @@ def derive_keys(entries: Sequence[Entry], match_on: Sequence[str]) -> None:
     """Set ``key`` on every recorded entry (a stale ``stored_key`` is reported, not used)."""
     for entry in entries:
         if entry.request is not None and entry.when is None:
-            entry.key = entry.derive_key(match_on)
+            entry.key, entry.keyed_on_placeholder = entry.derive(match_on)
             if entry.key == entry.stored_key:
                 entry.stored_key = entry.key  # one string for both: less memory
 
@@ -404,5 +404,5 @@ def assemble(
         repeat_last=header.repeat_last,
     )
     for entry in entries:
-        cassette.add(entry, derive_key=False)
+        cassette.add(entry, derive=False)
     return cassette

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 import warnings
 from typing import Any, TextIO
 
@@ -18,6 +17,7 @@ import click
 from replaycodegen.cli.context import State
 from replaycodegen.cli.errors import RunFailed, UserError, set_color_mode
 from replaycodegen.cli.render import COLOR_MODES, Output
+from replaycodegen.shipped import doc_path
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("replaycodegen.cli.run_cmd", "run"),
@@ -33,8 +33,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehash": ("replaycodegen.cli.maintain_cmds", "rehash"),
     "prune": ("replaycodegen.cli.maintain_cmds", "prune"),
     "scrub": ("replaycodegen.cli.maintain_cmds", "scrub"),
+    "combine": ("replaycodegen.cli.lifecycle_cmds", "combine"),
+    "merge-driver": ("replaycodegen.cli.lifecycle_cmds", "merge_driver"),
+    "status": ("replaycodegen.cli.status_cmd", "status"),
 }
 """Command name -> (module, attribute), in the order ``--help`` lists them."""
+
+SHORT_HELP: dict[str, str] = {
+    "run": "Replay a cassette through the service loop.",
+    "record": "Record a real model into a cassette.",
+    "ls": "List cassettes: entries, models, age, size.",
+    "show": "Show entries: request, errors, key, code.",
+    "diff": "Compare two cassettes entry by entry.",
+    "behaviors": "List the shipped behaviours.",
+    "new": "Create a hand-authored cassette.",
+    "edit": "Edit an entry's code in $EDITOR.",
+    "craft": "Turn a recorded success into a failure case.",
+    "lint": "Check cassettes: keys, duplicates, secrets...",
+    "rehash": "Rewrite stored keys from the requests.",
+    "prune": "Remove entries a test run did not use.",
+    "scrub": "Remove secrets from cassettes, in place.",
+    "combine": "Combine the reports of CI shards into one.",
+    "merge-driver": "Merge three versions of a cassette (for git).",
+    "status": "Which entries are stale: prompt, model, age, hand edits.",
+}
+"""Each command's ``short_help``, so ``--help`` lists them without importing a command
+module (that import is most of the cost of ``--help``). A command missing here is imported
+for its help; tests/test_cold_start.py checks these match the commands' own."""
 
 
 def translate(exc: Exception) -> click.ClickException:
@@ -60,6 +85,21 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from ``SHORT_HELP`` (no command is imported)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                text = command.get_short_help_str(formatter.width - 6 - len(name))
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -81,6 +121,8 @@ class LazyGroup(click.Group):
             except Exception as exc:
                 state = ctx.find_object(State)
                 if state is not None and state.debug:
+                    import traceback
+
                     traceback.print_exception(exc, file=sys.stderr)
                 raise translate(exc) from exc
 
@@ -95,9 +137,20 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     out.warning((f"{filename}:{lineno}: " if at_cassette else "") + str(message))
 
 
+HELP = f"""Record LLM code generation once, replay it offline: cassettes for replaycodegen.
+
+\b
+Start with:   replaycodegen run          (replays the shipped demo, no key needed)
+Exit codes:   0 fine, 1 findings or a failed run, 2 bad usage or bad input.
+Docs:         {doc_path("cli.md")}
+"""
+"""The group's help; the docs path is the shipped copy (in the wheel, or the checkout)."""
+
+
 @click.group(
     name="replaycodegen",
     cls=LazyGroup,
+    help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option("--debug", is_flag=True, envvar="REPLAYCODEGEN_DEBUG",
@@ -108,12 +161,5 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 @click.version_option(package_name="replaycodegen", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, color_mode: str) -> None:
-    """Record LLM code generation once, replay it offline: cassettes for replaycodegen.
-
-    \b
-    Start with:   replaycodegen run          (replays the shipped demo, no key needed)
-    Exit codes:   0 fine, 1 findings or a failed run, 2 bad usage or bad input.
-    Docs:         docs/cli.md
-    """
     set_color_mode(color_mode)
     ctx.obj = State(out=Output(color_mode), debug=debug)

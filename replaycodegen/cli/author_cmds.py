@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
 from replaycodegen.cli import context
-from replaycodegen.cli.context import State, display_path, load, open_for_update, pass_state, write
+from replaycodegen.cli.context import State, display_path, load, pass_state, updating, write
 from replaycodegen.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from replaycodegen.cassette.model import Entry
+    from replaycodegen.maintenance.craft import CraftedFailure
 
 INJECTION_KINDS = (
     "syntax_error", "runtime_error", "missing_results", "timeout", "security_risk",
@@ -89,16 +93,17 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
     Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
     entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
     """
-    from replaycodegen.maintenance.craft import (
-        InvalidCode,
-        expects_syntax_error,
-        replace_code,
-        syntax_problem,
-    )
+    from replaycodegen.cassette.store import check_writable
+    from replaycodegen.errors import CassetteError
+    from replaycodegen.maintenance.craft import expects_syntax_error, replace_code, syntax_problem
     from replaycodegen.maintenance.ops import find_entry
 
-    store, cassette = open_for_update(path)
+    # Read without the lock: it is not held while $EDITOR is open. The change is applied
+    # afterwards, in one locked read-modify-write of the file as it is then.
+    cassette = load(path)
     _, item = find_entry(cassette, entry)
+    check_writable(Path(path))  # refuse a read-only file before the person edits anything
+    before = _snapshot(item)
     out = state.out
     if code_file is not None:
         new_code: str | None = code_file.read()
@@ -120,15 +125,38 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
             default=False, err=True,
         )
     try:
-        replace_code(cassette, entry, new_code, allow_invalid=allow_invalid)
-    except InvalidCode as exc:
+        with updating(path) as edit:
+            current = next((e for e in edit.cassette.entries if e.id == entry), None)
+            if current is None or _snapshot(current) != before:
+                _refuse_conflict(path, entry, new_code, removed=current is None)
+            replace_code(edit.cassette, entry, new_code, allow_invalid=allow_invalid)
+            edit.touch(entry)
+    except CassetteError as exc:  # InvalidCode, or the file went bad while editing
         kept = _keep_rejected(new_code)
-        raise UserError(f"{exc.path}: {exc.reason} (your edit is kept in {kept}); "
-                        f"fix: {exc.hint}") from None
-    write(cassette, path, store)
+        where = f"{exc.path}:{exc.line}" if exc.line else exc.path
+        hint = f"; fix: {exc.hint}" if exc.hint else ""
+        raise UserError(f"{where}: {exc.reason} (your edit is kept in {kept}){hint}") from None
     marker = " (marked meta.expect: syntax_error)" if problem else ""
     out.echo(f"updated entry {entry} of {display_path(path)}: "
              f"{len(new_code.splitlines())} lines of code{marker}")
+
+
+def _snapshot(entry: Entry) -> bytes:
+    """What an entry holds, to tell whether another process changed it meanwhile."""
+    from replaycodegen.cassette.keys import canonical_json
+    from replaycodegen.cassette.serialize import entry_to_data
+
+    return canonical_json(entry_to_data(entry))
+
+
+def _refuse_conflict(path: str, entry: str, new_code: str, *, removed: bool) -> NoReturn:
+    kept = _keep_rejected(new_code)
+    what = "was removed from" if removed else "changed in"
+    raise UserError(
+        f"{display_path(path)}: entry {entry} {what} the file while you were editing "
+        f"(another process wrote it); nothing was written (your edit is kept in {kept}); "
+        f"fix: `replaycodegen edit {path} {entry}` again, starting from the entry as it is "
+        f"now, or `--code {kept}` to write your version over it")
 
 
 @click.command(short_help="Turn a recorded success into a failure case.")
@@ -145,13 +173,12 @@ def craft(state: State, path: str, entry_id: str, inject: str, output: str | Non
     injected failure, the retry gets the recorded code (fail, then fix)."""
     from replaycodegen.maintenance.craft import inject_failure
 
-    if output is None:
-        store, cassette = open_for_update(path)
-    else:
-        store, cassette = None, load(path)
-    crafted = inject_failure(cassette, entry_id, inject)
     target = output or path
-    write(cassette, target, store)
+    if output is None:
+        with updating(path) as edit:
+            crafted = inject_failure(edit.cassette, entry_id, inject)
+    else:
+        crafted = _craft_copy(path, output, entry_id, inject)
     out = state.out
     out.echo(f"crafted {display_path(target)}: entry {entry_id} now fails first, then replays")
     out.echo(f"  attempt {crafted.attempt}: {crafted.injected.id} ({inject})")
@@ -161,3 +188,19 @@ def craft(state: State, path: str, entry_id: str, inject: str, output: str | Non
     for warning in crafted.warnings:
         out.warning(warning)
     out.echo(f"try it: replaycodegen run --cassette {target}")
+
+
+def _craft_copy(path: str, output: str, entry_id: str, inject: str) -> CraftedFailure:
+    """Craft into another file: PATH's text with the crafted entries spliced in (its
+    comments kept), written whole to OUTPUT."""
+    from replaycodegen.cassette.loader import parse_cassette, read_text
+    from replaycodegen.cassette.rewrite import CassetteEdit
+    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.maintenance.craft import inject_failure
+
+    text = read_text(path)
+    edit = CassetteEdit(parse_cassette(text, path), text)
+    crafted = inject_failure(edit.cassette, entry_id, inject)
+    store = CassetteStore(output)
+    store.write_text(edit.render(store.scrubber, display_path=path) or text)
+    return crafted

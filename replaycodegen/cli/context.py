@@ -6,12 +6,11 @@ costs nothing beyond click.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -19,8 +18,11 @@ import click
 from replaycodegen.cli.render import Output
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.rewrite import CassetteEdit
+    from replaycodegen.cassette.scrub import Scrubber
 
 
 @dataclass
@@ -46,33 +48,30 @@ def load(path: str | os.PathLike[str]) -> Cassette:
     return load_cassette(path)
 
 
-def open_for_update(path: str | os.PathLike[str]) -> tuple[CassetteStore, Cassette]:
-    """The store and the cassette of an existing, writable file (read under its lock).
-
-    Loader warnings are not shown: writing the cassette back re-derives stale keys and
-    drops a torn last entry, which is what they would ask for.
-    """
-    from replaycodegen.cassette.loader import CassetteWarning, read_text
+@contextlib.contextmanager
+def updating(path: str | os.PathLike[str], *,
+             scrubber: Scrubber | None = None) -> Iterator[CassetteEdit]:
+    """One locked read-modify-write of an existing cassette (``CassetteStore.update``):
+    the file is read with the lock held and written back, only the entries changed
+    re-serialised, before the lock is released. A missing file is a CassetteError."""
+    from replaycodegen.cassette.loader import read_text
     from replaycodegen.cassette.store import CassetteStore
-    from replaycodegen.errors import CassetteError
 
-    if not Path(path).is_file():
+    if not os.path.isfile(path):
         read_text(path)  # raises the precise CassetteError (missing, directory...)
-    store = CassetteStore(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CassetteWarning)
-        cassette = store.load()
-    if cassette is None:  # removed between the check and the read
-        raise CassetteError("no such cassette file", path=str(path))
-    return store, cassette
+    store = CassetteStore(path, scrubber=scrubber)
+    try:
+        with store.update() as edit:
+            yield edit
+    finally:
+        store.close()
 
 
-def write(cassette: Cassette, path: str | os.PathLike[str],
-          store: CassetteStore | None = None) -> None:
-    """Write the whole cassette through the store: locked, scrubbed, atomic."""
+def write(cassette: Cassette, path: str | os.PathLike[str]) -> None:
+    """Write a new cassette whole through the store: locked, scrubbed, atomic."""
     from replaycodegen.cassette.store import CassetteStore
 
-    store = store or CassetteStore(path)
+    store = CassetteStore(path)
     try:
         store.write(cassette)
     finally:
@@ -81,6 +80,8 @@ def write(cassette: Cassette, path: str | os.PathLike[str],
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders replaced by the cassettes under them."""
+    from pathlib import Path
+
     from replaycodegen.maintenance.ops import find_cassettes
 
     out: list[Path] = []
@@ -92,6 +93,8 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current folder when it is below it, else as given."""
+    from pathlib import Path
+
     p = Path(path)
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))

@@ -181,7 +181,11 @@ def _meta_line(meta: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_state
 def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
-    """Show a cassette's entries (or only ENTRY): request, error chain, key, code."""
+    """Show a cassette's entries (or only ENTRY): request, error chain, key, code.
+
+    Code is syntax-highlighted (pygments) when colour is on: on a terminal, or with the
+    global `--color always`.
+    """
     from replaycodegen.cassette.loader import read_text
     from replaycodegen.maintenance.ops import EntryLocator, find_entry
 

@@ -1,12 +1,18 @@
 """``replaycodegen record``: run the service with the real generator, recording into a
-cassette (``RecordingCodeGenerator(OpenAICodeGenerator(...), PATH, mode)``)."""
+cassette (``RecordingCodeGenerator(OpenAICodeGenerator(...), PATH, mode)``).
+
+Three ways in: new requests (``--cassette PATH --query/--requests``, optionally many at
+once with ``--jobs``/``--rpm``), a scoped re-record of existing entries (``PATHS --stale`` /
+``--entry ID``), or the misses of a ledger (``--from-ledger``). The first two take a budget
+(``--max-calls``, ``--max-tokens``); all take ``--dry-run``.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,22 +20,29 @@ import click
 from replaycodegen.cli.context import State, display_path, pass_state
 from replaycodegen.cli.errors import RunFailed, UserError
 from replaycodegen.cli.render import one_line
+from replaycodegen.cli.status_cmd import freshness_options
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.service_loop import Outcome
+    from replaycodegen.cli.record_runner import RunResult
+    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.lifecycle.budget import RecordingBudget
+    from replaycodegen.lifecycle.bulk import CallGate
+    from replaycodegen.lifecycle.project_settings import ProjectSettings
     from replaycodegen.models import PythonExecutionRequest
 
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "stale")
 NO_KEY = (
     "no API key: set OPENAI_API_KEY to record (a local OpenAI-compatible server accepts any "
     "dummy value, e.g. OPENAI_API_KEY=dummy); nothing was recorded"
 )
+EXIT_INTERRUPTED = 130
+DRY_RUN_KEY = "dry-run-never-sent"
 
 
 def _requests(query: str | None, objective: str | None, requests_file: str | None
               ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests
+    from replaycodegen.cli.requests_file import read_requests, request_from_options
     from replaycodegen.models import PythonExecutionRequest
 
     if requests_file is not None:
@@ -38,83 +51,70 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
         return read_requests(requests_file)
     if query is None:
         raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
-    return [PythonExecutionRequest(user_query=query, task_objective=objective or query,
+    return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
 
 
-def _recorder(cassette: str, model: str | None, base_url: str | None, mode: str,
-              description: str | None) -> RecordingCodeGenerator:
+@dataclass
+class Settings:
+    """The options every recording path shares."""
+
+    model: str | None
+    base_url: str | None
+    prompt_builder: str | None
+    max_age: str | None
+    max_calls: int | None
+    max_tokens: int | None
+    max_retries: int | None
+    dry_run: bool
+    jobs: int
+    rpm: float | None
+
+
+def real_generator(model: str | None, base_url: str | None, *, dry_run: bool = False,
+                   **options: Any) -> OpenAICodeGenerator:
+    """The OpenAI-compatible generator to record with; no key is a ``UserError`` (a dry run
+    needs none: it never calls). ``options``: more ``OpenAICodeGenerator`` arguments."""
     from replaycodegen.errors import CodeGenerationError
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-    from replaycodegen.generation.recording import RecordingCodeGenerator
 
-    if not os.environ.get("OPENAI_API_KEY", "").strip():
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if not key and not dry_run:
         raise UserError(NO_KEY)
     try:
-        generator = OpenAICodeGenerator(model, base_url=base_url)
+        return OpenAICodeGenerator(model, base_url=base_url, api_key=key or DRY_RUN_KEY,
+                                   **options)
     except CodeGenerationError as exc:
         raise UserError(f"{exc.message}; nothing was recorded") from None
-    return RecordingCodeGenerator(generator, cassette, mode, description=description)
 
 
-@click.command(short_help="Record a real model into a cassette.")
-@click.option("--cassette", required=True, type=click.Path(dir_okay=False),
-              help="The cassette to record into (created if missing).")
-@click.option("--query", help="The user_query of a single request.")
-@click.option("--objective", help="Its task_objective (default: the query).")
-@click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
-              help="A YAML file of requests to record (a list of request mappings).")
-@click.option("--model", help="Model name (default: $REPLAYCODEGEN_MODEL, else gpt-4o-mini).")
-@click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
-              "the OpenAI API).")
-@click.option("--mode", type=click.Choice(RECORD_MODES), default="new_episodes",
-              show_default=True, help="Record mode: what is replayed and what is recorded.")
-@click.option("--description", help="The description of a new cassette: how it was made.")
-@click.option("--retries", type=click.IntRange(1, 50), help="Attempts per request (default 3).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds each attempt may run (default 60).")
-@click.option("--approve", is_flag=True,
-              help="Approve control-system writes (else: prompt on a terminal, or skip).")
-@click.option("--execution-root", type=click.Path(file_okay=False),
-              help="Where each attempt's folder goes (default: a temp folder).")
-@pass_state
-def record(state: State, cassette: str, query: str | None, objective: str | None,
-           requests_file: str | None, model: str | None, base_url: str | None, mode: str,
-           description: str | None, retries: int | None, timeout: float | None,
-           approve: bool, execution_root: str | None) -> None:
-    """Record code generation into a cassette with a real OpenAI-compatible model.
+def _gate(settings: Settings, project: ProjectSettings) -> CallGate:
+    """The real generator (the configured model and prompt builder) behind a ``CallGate``."""
+    from replaycodegen.lifecycle.bulk import CallGate
+    from replaycodegen.lifecycle.project_settings import resolve_model, resolve_prompt_builder
 
-    Runs the full service loop (generate, analyse, run, retry) for each request; every
-    generator call that the cassette cannot answer is recorded (mode new_episodes).
-    Needs OPENAI_API_KEY (exit 2 without it). Exit code 1 when a request did not end
-    with results; what was recorded stays recorded.
-    """
-    import asyncio
+    extra: dict[str, Any] = {}
+    if settings.max_retries is not None:
+        extra["max_retries"] = settings.max_retries
+    generator = real_generator(
+        resolve_model(settings.model, project), settings.base_url, dry_run=settings.dry_run,
+        prompt_builder=resolve_prompt_builder(settings.prompt_builder, project), **extra)
+    return CallGate(generator, jobs=settings.jobs, rpm=settings.rpm)
 
-    from replaycodegen.cli.service_loop import OK
 
-    requests = _requests(query, objective, requests_file)
-    if retries is not None:
-        requests = [r.model_copy(update={"retries": retries}) for r in requests]
-    recorder = _recorder(cassette, model, base_url, mode, description)
-    out = state.out
-    if len(requests) == 1:
-        out.heading(f"recording into {display_path(cassette)} (mode {mode})")
-        out.echo(f"query: {requests[0].user_query}")
-    started = time.perf_counter()
+def _recorder(gate: CallGate, cassette: str, mode: str, *, description: str | None,
+              budget: RecordingBudget, settings: Settings, project: ProjectSettings,
+              rerecord: list[str] | None = None) -> RecordingCodeGenerator:
+    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.lifecycle.project_settings import resolve_max_age
+
     try:
-        outcomes, calls = asyncio.run(
-            _record_all(state, recorder, requests, service_config_for(timeout, execution_root),
-                        approve)
-        )
-    finally:
-        recorder.close()
-    _summary(state, recorder, outcomes, calls, time.perf_counter() - started)
-    failed = [(r, o) for r, o in outcomes if o.status != OK]
-    if failed:
-        first = failed[0][1]
-        raise RunFailed(f"{len(failed)} of {len(outcomes)} request(s) did not finish "
-                        f"({first.status}: {one_line(first.message, 200)})")
+        return RecordingCodeGenerator(
+            gate, cassette, mode, description=description, budget=budget,
+            dry_run=settings.dry_run, rerecord=rerecord,
+            max_age=resolve_max_age(settings.max_age, project)[0])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def service_config_for(timeout: float | None, execution_root: str | None
@@ -125,53 +125,220 @@ def service_config_for(timeout: float | None, execution_root: str | None
     return lambda number: service_config(f"record-{number}", timeout, execution_root)
 
 
-async def _record_all(state: State, recorder: RecordingCodeGenerator,
-                      requests: list[PythonExecutionRequest],
-                      config_for: Callable[[int], dict[str, Any]], approve: bool
-                      ) -> tuple[list[tuple[PythonExecutionRequest, Outcome]], int]:
-    """Every request through the service, in one event loop; a progress bar for several."""
-    from replaycodegen.cli.service_loop import AttemptPrinter, ObservedGenerator, drive
-    from replaycodegen.executor import PythonExecutorService
+@click.command(short_help="Record a real model into a cassette.")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--cassette", type=click.Path(dir_okay=False),
+              help="The cassette to record into (created if missing).")
+@click.option("--from-ledger", "ledgers", multiple=True, type=click.Path(),
+              help="Record exactly the misses of this ledger (pytest --codegen-ledger), each "
+              "into its own cassette; files, folders, globs; repeat for several shards.")
+@click.option("--query", help="The user_query of a single request.")
+@click.option("--objective", help="Its task_objective (default: the query).")
+@click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
+              help="A YAML file of requests to record (a list of request mappings; "
+              "task_objective defaults to user_query).")
+@click.option("--stale", is_flag=True, help="Re-record, in place, the entries of PATHS that "
+              "`replaycodegen status` calls stale; every other entry stays as it is.")
+@click.option("--entry", "entry_ids", multiple=True, metavar="ID",
+              help="Re-record this entry of PATHS (repeatable).")
+@click.option("--summary-md", type=click.Path(dir_okay=False),
+              help="With --stale/--entry: write the per-entry summary as Markdown to this file.")
+@freshness_options
+@click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
+              "the OpenAI API).")
+@click.option("--mode", type=click.Choice(RECORD_MODES), default="new_episodes",
+              show_default=True, help="Record mode: what is replayed and what is recorded.")
+@click.option("--description", help="The description of a new cassette: how it was made.")
+@click.option("--max-calls", type=click.IntRange(min=0), metavar="N",
+              help="Make at most N live calls; the rest is reported as not recorded.")
+@click.option("--max-tokens", type=click.IntRange(min=0), metavar="N",
+              help="Start no live call once N tokens are used (checked before each call).")
+@click.option("--dry-run", is_flag=True,
+              help="List the requests that would call the model; call and write nothing.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Requests recorded at the same time (concurrent calls at most).")
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), metavar="R",
+              help="Start at most R calls per minute.")
+@click.option("--max-retries", type=click.IntRange(0, 20), metavar="N",
+              help="The openai SDK's retries of 429/5xx answers per call (default 2).")
+@click.option("--retries", type=click.IntRange(1, 50), help="Attempts per request (default 3).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds each attempt may run (default 60).")
+@click.option("--approve", is_flag=True,
+              help="Approve control-system writes (else: prompt on a terminal, or skip).")
+@click.option("--execution-root", type=click.Path(file_okay=False),
+              help="Where each attempt's folder goes (default: a temp folder).")
+@pass_state
+def record(state: State, paths: tuple[str, ...], cassette: str | None,
+           ledgers: tuple[str, ...], query: str | None,
+           objective: str | None, requests_file: str | None, stale: bool,
+           entry_ids: tuple[str, ...], summary_md: str | None, prompt_builder: str | None,
+           model: str | None, max_age: str | None, base_url: str | None, mode: str,
+           description: str | None, max_calls: int | None, max_tokens: int | None,
+           dry_run: bool, jobs: int, rpm: float | None, max_retries: int | None,
+           retries: int | None, timeout: float | None, approve: bool,
+           execution_root: str | None) -> None:
+    """Record code generation into a cassette with a real OpenAI-compatible model.
 
-    outcomes: list[tuple[PythonExecutionRequest, Outcome]] = []
-    calls = 0
-    several = len(requests) > 1
-    with click.progressbar(requests, label=f"recording {len(requests)} requests",
-                           file=sys.stderr, hidden=not several) as bar:
-        for number, request in enumerate(bar, 1):
-            printer = AttemptPrinter(state.out, quiet=several)
-            service = PythonExecutorService(ObservedGenerator(recorder, printer.on_code))
-            config = config_for(number)
-            outcomes.append((request, await drive(service, request, config, printer,
-                                                  approve=approve)))
-            calls += len(printer.attempts)
-    return outcomes, calls
+    \b
+    New requests:  record --cassette PATH (--query TEXT | --requests FILE.yaml)
+    Re-record:     record PATHS... --stale   (or --entry ID, repeatable)
+    CI misses:     record --from-ledger LEDGER
+
+    Runs the full service loop (generate, analyse, run, retry) for each request; every
+    generator call that the cassette cannot answer is recorded (mode new_episodes). A
+    re-run replays what is recorded and records only what is missing. Needs OPENAI_API_KEY
+    (exit 2 without it). Exit code 1 when a request did not end with results or the budget
+    stopped it; what was recorded stays recorded. Ctrl-C: 130, after the calls in flight land.
+    """
+    from replaycodegen.lifecycle.budget import RecordingBudget
+    from replaycodegen.lifecycle.project_settings import find_project_settings
+
+    if ledgers:
+        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+
+        return record_from_ledger(state, ledgers, model=model, base_url=base_url,
+                                  dry_run=dry_run)
+    settings = Settings(model, base_url, prompt_builder, max_age, max_calls, max_tokens,
+                        max_retries, dry_run, jobs, rpm)
+    project = find_project_settings()
+    budget = RecordingBudget(max_calls, max_tokens)
+    scoped = stale or bool(entry_ids) or (
+        mode == "stale" and query is None and requests_file is None)
+    config_for = service_config_for(timeout, execution_root)
+    if scoped:
+        from replaycodegen.cli.rerecord_cmd import rerecord
+
+        targets = [*paths, *([cassette] if cassette else [])]
+        if query is not None or requests_file is not None:
+            raise click.UsageError("--stale/--entry re-record existing entries: give PATHS, not "
+                               "--query or --requests")
+        if not targets:
+            raise click.UsageError("give the cassettes to re-record: record PATHS... --stale")
+        rerecord(state, targets, stale=stale or not entry_ids, entry_ids=list(entry_ids),
+                 summary_md=summary_md, settings=settings, project=project, budget=budget,
+                 make_gate=lambda: _gate(settings, project), make_recorder=_recorder,
+                 config_for=config_for, retries=retries, approve=approve)
+        return
+    if paths:
+        raise click.UsageError("PATHS go with --stale or --entry; to record new requests give "
+                               "--cassette PATH with --query or --requests")
+    if cassette is None:
+        raise click.UsageError("give --cassette PATH (the cassette to record into), or "
+                               "--from-ledger LEDGER")
+    if summary_md is not None:
+        raise click.UsageError("--summary-md goes with --stale or --entry")
+    requests = _requests(query, objective, requests_file)
+    if retries is not None:
+        requests = [r.model_copy(update={"retries": retries}) for r in requests]
+    gate = _gate(settings, project)
+    recorder = _recorder(gate, cassette, mode, description=description, budget=budget,
+                         settings=settings, project=project)
+    _record_new(state, recorder, gate, requests, config_for, approve, jobs)
 
 
-def _summary(state: State, recorder: RecordingCodeGenerator,
-             outcomes: list[tuple[PythonExecutionRequest, Outcome]], calls: int,
+def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
+                requests: list[PythonExecutionRequest],
+                config_for: Callable[[int], dict[str, Any]], approve: bool, jobs: int) -> None:
+    import asyncio
+
+    from replaycodegen.cli.record_runner import Job, run_jobs
+
+    out = state.out
+    mode = recorder.record_mode.value
+    if len(requests) == 1:
+        out.heading(f"recording into {display_path(recorder.path)} (mode {mode})"
+                    + (" - dry run" if recorder.dry_run else ""))
+        out.echo(f"query: {requests[0].user_query}")
+    started = time.perf_counter()
+    work = [Job(n, request, recorder) for n, request in enumerate(requests, 1)]
+    try:
+        run = asyncio.run(run_jobs(state, work, gate=gate, config_for=config_for,
+                                   approve=approve, concurrency=jobs))
+    finally:
+        recorder.close()
+    if recorder.dry_run:
+        _dry_run_report(state, recorder)
+        return
+    _summary(state, recorder, gate, run, time.perf_counter() - started)
+    finish(run, recorder.budget)
+
+
+def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:
+    from replaycodegen.generation.recording import describe_request
+
+    out = state.out
+    calls = recorder.would_call
+    out.echo()
+    out.heading(f"dry run: {len(calls)} call(s) would go to the model for "
+                f"{display_path(recorder.path)} (nothing was called or written)")
+    for request, chain, why in calls:
+        out.echo(f"  {describe_request(request, chain)}: {why}")
+    if calls:
+        out.echo("  (later attempts of these requests depend on the answers, so they are not "
+                 "listed)")
+
+
+def finish(run: RunResult, budget: RecordingBudget) -> None:
+    """The exit: 130 after Ctrl-C, 1 when the budget refused a call or a request failed."""
+    from replaycodegen.cli.record_runner import BUDGET
+    from replaycodegen.cli.service_loop import OK
+
+    if run.interrupted:
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+    refused = [r for r in run.results if r.outcome.status == BUDGET]
+    if refused:
+        raise RunFailed(
+            f"the recording budget stopped {len(refused)} request(s) after {budget.calls} live "
+            f"call(s) ({budget.describe()}); not recorded: {', '.join(budget.refused)}. "
+            "Raise --max-calls/--max-tokens and re-run: what is recorded replays")
+    failed = [r for r in run.results if r.outcome.status != OK]
+    if failed:
+        first = failed[0].outcome
+        raise RunFailed(f"{len(failed)} of {len(run.results)} request(s) did not finish "
+                        f"({first.status}: {one_line(first.message, 200)})")
+
+
+def _summary(state: State, recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
              seconds: float) -> None:
     from replaycodegen.cli.service_loop import OK
+    from replaycodegen.lifecycle.provenance import describe_kept
     from replaycodegen.maintenance.ops import total_tokens
 
     out = state.out
     recorded = recorder.recorded
-    ok = sum(1 for _, o in outcomes if o.status == OK)
+    outcomes = run.results
+    ok = sum(1 for r in outcomes if r.outcome.status == OK)
     models = sorted({str(e.meta["model"]) for e in recorded if e.meta.get("model")})
     model_ms = sum(float(e.meta.get("latency_ms") or 0) for e in recorded)
+    calls = run.calls
     out.echo()
     total = len(recorder.cassette.entries)
     out.heading(f"recorded {_entries(len(recorded), 'new ')} into "
                 f"{display_path(recorder.path)} (mode {recorder.record_mode.value}; "
                 f"{_entries(total)} in all)")
-    out.echo(f"  requests: {len(outcomes)} ({ok} ok); generator calls: {calls} "
+    already = sum(1 for r in outcomes if r.outcome.status == OK and not r.recorded)
+    skipped = f", {already} already recorded (replayed, no call)" if already else ""
+    out.echo(f"  requests: {len(outcomes)} ({ok} ok{skipped}); generator calls: {calls} "
              f"({len(recorded)} recorded, {calls - len(recorded)} replayed)")
     out.echo(f"  tokens: {total_tokens(recorded)}; models: {', '.join(models) or '-'}; "
              f"model time {model_ms / 1000:.2f} s; total time {seconds:.2f} s")
-    for number, (request, outcome) in enumerate(outcomes, 1):
+    if gate.retries:
+        out.echo(f"  retries of 429/5xx answers or lost connections: {gate.retries} "
+                 "(never recorded)")
+    if recorder.budget.limited:
+        out.echo(f"  budget: {recorder.budget.describe()}")
+    if recorder.kept:
+        out.echo(f"  kept (never re-recorded): {describe_kept(recorder.kept)}")
+    for result in outcomes:
+        outcome = result.outcome
         if outcome.status != OK:
-            out.echo(f"  request {number} ({one_line(request.user_query, 60)!r}): "
+            out.echo(f"  request {result.job.number} "
+                     f"({one_line(result.job.request.user_query, 60)!r}): "
                      f"{outcome.status}: {one_line(outcome.message, 200)}")
+    if run.interrupted:
+        out.echo("  interrupted: re-run the same command to record the rest (what is recorded "
+                 "replays)")
 
 
 def _entries(count: int, adjective: str = "") -> str:

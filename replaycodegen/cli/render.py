@@ -3,14 +3,15 @@ highlighting (pygments, imported lazily), JSON and small tables."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 COLOR_MODES = ("auto", "always", "never")
 
@@ -61,6 +62,8 @@ class Output:
         self.echo(self.style("error:", err=True, fg="red", bold=True) + " " + message, err=True)
 
     def json(self, data: Any) -> None:
+        import json
+
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
     # -- structured pieces ------------------------------------------------------------------
@@ -113,6 +116,8 @@ def human_size(size: int) -> str:
 
 def human_age(moment: _dt.datetime, now: _dt.datetime | None = None) -> str:
     """``"45s"``, ``"12m"``, ``"3h"``, ``"9d"``, ``"2y"``; ``"future"`` for clock skew."""
+    import datetime as _dt
+
     now = now or _dt.datetime.now(_dt.UTC)
     seconds = (now - moment).total_seconds()
     if seconds < -60:

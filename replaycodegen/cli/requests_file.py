@@ -1,8 +1,8 @@
 """The ``--requests FILE.yaml`` of ``replaycodegen record``: several requests to record.
 
 Either a list of requests or a mapping with a ``requests:`` list; each request is a
-mapping of ``PythonExecutionRequest`` fields (``user_query`` and ``task_objective`` at
-least; ``execution_folder_name`` defaults to ``record-<n>``)::
+mapping of ``PythonExecutionRequest`` fields (``user_query`` at least; ``task_objective``
+defaults to the query, ``execution_folder_name`` to ``record-<n>``)::
 
     requests:
       - user_query: Average beam current
@@ -18,6 +18,20 @@ from replaycodegen.cli.errors import UserError
 
 if TYPE_CHECKING:
     from replaycodegen.models import PythonExecutionRequest
+
+
+def with_default_objective(fields: dict[str, Any]) -> dict[str, Any]:
+    """The one rule of ``record``, ``run`` and ``--requests`` files: a request without a
+    ``task_objective`` takes its ``user_query`` as objective, so what was recorded from a
+    query alone replays from that query alone."""
+    if fields.get("task_objective") is None and isinstance(fields.get("user_query"), str):
+        return {**fields, "task_objective": fields["user_query"]}
+    return fields
+
+
+def request_from_options(query: str, objective: str | None) -> dict[str, Any]:
+    """The request fields of ``--query Q [--objective O]``: nothing else, objective Q."""
+    return with_default_objective({"user_query": query, "task_objective": objective})
 
 
 def read_requests(path: str) -> list[PythonExecutionRequest]:
@@ -49,8 +63,8 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
         line = yamlio.line_of(text, [*prefix, index]) or 1
         if not isinstance(item, dict):
             raise UserError(f"{path}:{line}: request {index + 1} must be a mapping of request "
-                            "fields; fix: give user_query and task_objective")
-        fields: dict[str, Any] = {"execution_folder_name": f"record-{index + 1}", **item}
+                            "fields; fix: give user_query (and task_objective)")
+        fields = with_default_objective({"execution_folder_name": f"record-{index + 1}", **item})
         unknown = sorted(set(item) - set(PythonExecutionRequest.model_fields))
         if unknown:
             raise UserError(f"{path}:{line}: request {index + 1}: unknown field(s) "

@@ -57,24 +57,27 @@ def _source(behavior: str | None, cassette: str | None) -> tuple[Cassette, str, 
 
 def _request_data(cassette: Cassette, entry: str | None, query: str | None,
                   objective: str | None) -> dict[str, Any]:
+    """``--query Q [--objective O]`` alone (exactly what ``record --query Q`` records: the
+    objective defaults to the query), else the request of ``--entry`` or of the cassette's
+    first entry."""
+    from replaycodegen.cli.requests_file import request_from_options, with_default_objective
     from replaycodegen.maintenance.ops import example_request_fields
 
-    fields = example_request_fields(cassette, entry)
     if query is not None:
-        fields["user_query"] = query
-    if objective is not None:
-        fields["task_objective"] = objective
+        return request_from_options(query, objective)
+    fields = example_request_fields(cassette, entry)
     fields.setdefault("user_query", fields.get("task_objective", DEFAULT_QUERY))
-    fields.setdefault("task_objective", fields["user_query"])
-    return fields
+    return with_default_objective(fields)
 
 
 @click.command(short_help="Replay a cassette through the service loop.")
 @click.option("--behavior", metavar="NAME", help="Replay a shipped behaviour (see `behaviors`).")
 @click.option("--cassette", type=click.Path(dir_okay=False), help="Replay this cassette.")
 @click.option("--entry", metavar="ID", help="Take the request from this entry of the cassette.")
-@click.option("--query", help="The user_query (default: the cassette's first request).")
-@click.option("--objective", help="The task_objective (default: the cassette's, or the query).")
+@click.option("--query", help="The user_query of the request to replay (default: the "
+              "cassette's first request).")
+@click.option("--objective", help="Its task_objective (needs --query; default: the query, "
+              "as `record` records it).")
 @click.option("--retries", type=click.IntRange(1, 50), help="Attempts allowed (default 3).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds each attempt may run (default 60).")
@@ -82,10 +85,13 @@ def _request_data(cassette: Cassette, entry: str | None, query: str | None,
               help="Approve control-system writes (else: prompt on a terminal, or exit 1).")
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
+@click.option("--isolation", type=click.Choice(["auto", "sandbox", "process"]),
+              help="How the code is isolated (default auto: the sandbox when bubblewrap "
+                   "works here; sandbox: refuse without it; process: none).")
 @pass_state
 def run(state: State, behavior: str | None, cassette: str | None, entry: str | None,
         query: str | None, objective: str | None, retries: int | None, timeout: float | None,
-        approve: bool, execution_root: str | None) -> None:
+        approve: bool, execution_root: str | None, isolation: str | None) -> None:
     """Run the service loop offline, answered by a cassette.
 
     Without options it replays the shipped demo cassette: the first attempt fails, the
@@ -114,6 +120,10 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
         raise click.UsageError("give --behavior or --cassette, not both")
     if behavior is not None and entry is not None:
         raise click.UsageError("--entry needs --cassette (behaviours answer any request)")
+    if entry is not None and query is not None:
+        raise click.UsageError("give --entry or --query, not both")
+    if objective is not None and query is None:
+        raise click.UsageError("--objective needs --query (the objective defaults to the query)")
     replayed, name, guard_path = _source(behavior, cassette)
     data = _request_data(replayed, entry, query, objective)
     data["execution_folder_name"] = RUN_FOLDER
@@ -141,7 +151,7 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
     with offline_guard(guard_path) as guarded:
         if not guarded:
             out.echo(out.dim("(vcrpy is not installed: live HTTP calls are not blocked)"))
-        config = service_config("run", timeout, execution_root)
+        config = service_config("run", timeout, execution_root, isolation)
         outcome = asyncio.run(drive(service, request, config, printer, approve=approve))
     if outcome.status == FAILED:
         raise RunFailed(f"the run failed: {outcome.message}; fix: allow more attempts with "

@@ -156,6 +156,16 @@ class AttemptPrinter:
             out.echo("control-system writes:")
             for write in execution.channel_writes:
                 out.echo(f"  {write.channel}: {write.previous!r} -> {write.value!r}")
+        if execution.refused_channel_writes:
+            out.echo("refused control-system writes (not approved):")
+            for refused in execution.refused_channel_writes:
+                out.echo(f"  {refused.channel}: {refused.value!r}")
+        if execution.figure_paths:
+            out.echo(f"figures ({len(execution.figure_paths)}):")
+            for figure in execution.figure_paths:
+                out.echo(f"  {figure}")
+        if execution.notebook_path is not None:
+            out.echo(f"notebook: {execution.notebook_path}")
         out.echo(out.dim(f"files: {execution.folder_path}"))
 
 
@@ -228,13 +238,16 @@ def _decide(approve: bool) -> bool | None:
 
 
 def service_config(thread_id: str, timeout: float | None,
-                   execution_root: str | None = None) -> dict[str, Any]:
+                   execution_root: str | None = None,
+                   isolation: str | None = None) -> dict[str, Any]:
     """The executor config the commands use (approval for control-system writes)."""
     execution: dict[str, Any] = {}
     if timeout is not None:
         execution["timeout_seconds"] = timeout
     if execution_root is not None:
         execution["execution_root"] = execution_root
+    if isolation is not None:
+        execution["isolation"] = isolation
     return {
         "thread_id": thread_id,
         "configurable": {"execution": execution, "approval": {"mode": "control_writes"}},

@@ -14,7 +14,13 @@ from replaycodegen.executor.analysis import (
     analyze_code,
 )
 from replaycodegen.executor.config import ExecutorConfigError, ExecutorSettings, parse_settings
-from replaycodegen.executor.results import ChannelWrite, ExecutionResult, PythonServiceResult
+from replaycodegen.executor.results import (
+    ChannelWrite,
+    ExecutionResult,
+    PythonServiceResult,
+    RefusedChannelWrite,
+)
+from replaycodegen.executor.sandbox import SandboxUnavailable, SandboxWarning
 from replaycodegen.executor.service import NoPendingApproval, PythonExecutorService
 
 __all__ = [
@@ -27,7 +33,10 @@ __all__ = [
     "NoPendingApproval",
     "PythonExecutorService",
     "PythonServiceResult",
+    "RefusedChannelWrite",
     "RiskLevel",
+    "SandboxUnavailable",
+    "SandboxWarning",
     "SecurityFinding",
     "SyntaxIssue",
     "analyze_code",

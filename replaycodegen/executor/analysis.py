@@ -1,11 +1,12 @@
 """Static analysis of generated code on its AST: syntax, security risks, control-system access.
 
 The analyser resolves names through the code's imports (``import epics as e``,
-``from os import system as run``), so ``e.caput`` is a write and ``run("ls")`` is a shell
-command, while an ordinary ``d.get(k)`` is nothing. It is a guard against mistakes of a
-code generator, not a sandbox: a determined author can hide a call from any static check,
-which is why the runner also limits time, memory and environment, and the runtime refuses
-writes that nobody approved.
+``from os import system as run``, ``from os import *``) and through attribute chains
+(``pathlib.os.system``), so ``e.caput`` is a write and ``run("ls")`` is a shell command,
+while an ordinary ``d.get(k)`` is nothing. It is advisory: a guard against the mistakes
+of a code generator, not a boundary. A determined author can hide a call from any static
+check; the sandbox (``executor/sandbox``) is what contains the code, and the service,
+not the code, decides every control-system write.
 """
 
 from __future__ import annotations
@@ -117,7 +118,20 @@ _DANGEROUS_MODULES = {
     "pty": "spawns processes via pty",
     "ctypes": "loads native code via ctypes",
     "socket": "opens network connections via socket",
+    "_socket": "opens network connections via _socket",
 }
+# Network use: whole modules, or the network part of a package (``urllib.parse`` is fine).
+_NETWORK_MODULES = frozenset(
+    {
+        "requests", "httpx", "aiohttp", "urllib3", "ftplib", "smtplib", "poplib",
+        "imaplib", "telnetlib", "socketserver", "websocket", "websockets",
+        "urllib.request", "http.client", "http.server", "xmlrpc.client", "xmlrpc.server",
+        "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection",
+        "asyncio.start_unix_server",
+    }
+)  # fmt: skip
+_ASYNCIO_PROCESSES = ("asyncio.create_subprocess_shell", "asyncio.create_subprocess_exec")
+_STAR_IMPORT_MODULES = frozenset({"os", "posix", "subprocess", "pty", "socket", "ctypes"})
 _OS_MODULES = frozenset({"os", "posix"})
 _OS_EXACT = frozenset({"system", "popen", "fork", "forkpty", "kill", "killpg"})
 _OS_PREFIXES = ("exec", "spawn", "posix_spawn")
@@ -130,6 +144,7 @@ _DYNAMIC_IMPORTS = frozenset(
     {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
 _OPEN_FUNCTIONS = frozenset({"builtins.open", "io.open", "codecs.open"})
+_OS_OPEN_WRITE_FLAGS = frozenset({"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"})
 _OS_DELETE_FUNCTIONS = frozenset({"os.remove", "os.unlink", "os.rmdir", "os.removedirs"})
 _PATH_CONSTRUCTORS = frozenset({"Path", "PurePath", "PosixPath", "PurePosixPath"})
 _PATH_WRITE_METHODS = frozenset(
@@ -149,7 +164,7 @@ _PATH_WRITE_METHODS = frozenset(
 )
 _HARMLESS_WRITE_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 
-_WRITE_FUNCTIONS = frozenset({"write_channel", "caput", "caput_many"})
+_WRITE_FUNCTIONS = frozenset({"write_channel", "write_channels", "caput", "caput_many"})
 _READ_FUNCTIONS = frozenset({"read_channel", "caget", "caget_many"})
 _PV_CONSTRUCTORS = frozenset({"PV", "get_pv"})
 _CHANNEL_KEYWORDS = ("name", "channel", "pvname")
@@ -188,6 +203,7 @@ class _Analyzer:
         self.constants: dict[str, str | None] = {}
         self.path_vars: dict[str, str | None] = {}
         self.pv_vars: dict[str, str | None] = {}
+        self.star_modules: list[str] = []
         self.uses_epics = False
         self.findings: dict[tuple[str, int], SecurityFinding] = {}
         self.reads: list[ChannelAccess] = []
@@ -226,7 +242,9 @@ class _Analyzer:
                 module = "." * node.level + (node.module or "")
                 self.uses_epics |= module.split(".")[0] == "epics"
                 for alias in node.names:
-                    if alias.name != "*":
+                    if alias.name == "*":
+                        self.star_modules.append(module)
+                    else:
                         self.aliases[alias.asname or alias.name] = f"{module}.{alias.name}"
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.bound.add(node.name)
@@ -269,6 +287,9 @@ class _Analyzer:
                 return None  # a variable of the code itself: its meaning is not known
             if node.id in _BUILTIN_NAMES:
                 return f"builtins.{node.id}"
+            for module in self.star_modules:  # ``from os import *`` then ``system(...)``
+                if _dangerous(f"{module}.{node.id}") is not None:
+                    return f"{module}.{node.id}"
             return node.id
         if isinstance(node, ast.Attribute):
             base = self._qualname(node.value)
@@ -283,6 +304,26 @@ class _Analyzer:
                 attr = _string_literal(node.args[1])
                 if base is not None and attr is not None:
                     return f"{base}.{attr}"
+        if isinstance(node, ast.Subscript):
+            return self._subscript_qualname(node)
+        return None
+
+    def _subscript_qualname(self, node: ast.Subscript) -> str | None:
+        """``sys.modules["os"]``, ``os.__dict__["system"]``, ``vars(os)["system"]``."""
+        key = _string_literal(node.slice)
+        if key is None:
+            return None
+        container = node.value
+        if isinstance(container, ast.Call) and container.args:
+            if self._qualname(container.func) == "vars":
+                base = self._qualname(container.args[0])
+                return f"{base}.{key}" if base is not None else None
+            return None
+        base = self._qualname(container)
+        if base == "sys.modules":
+            return key
+        if base is not None and base.endswith(".__dict__"):
+            return f"{base.removesuffix('.__dict__')}.{key}"
         return None
 
     # --- pass 2: judge each node -------------------------------------------------------
@@ -296,6 +337,14 @@ class _Analyzer:
             for alias in node.names:
                 if alias.name != "*":
                     self._check_reference(f"{node.module}.{alias.name}", node.lineno, True)
+                elif node.module in _STAR_IMPORT_MODULES:
+                    self._add_finding(
+                        "star-import",
+                        f"imports every name of {node.module} via a star import "
+                        f"({node.module}.system, ... among them); import what you use by name",
+                        node.lineno,
+                        RiskLevel.HIGH,
+                    )
         elif isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
             qualname = self._qualname(node)
             if qualname is not None:
@@ -346,16 +395,20 @@ class _Analyzer:
     def _check_file_write(self, call: ast.Call, qualname: str | None) -> None:
         target: str | None = None
         how = ""
-        if qualname in _OPEN_FUNCTIONS and call.args:
-            if _is_write_mode(_argument(call, 1, "mode")):
-                target, how = self._static_path(call.args[0]), "open()"
-        elif qualname in _OS_DELETE_FUNCTIONS and call.args:
-            target, how = self._static_path(call.args[0]), f"{qualname}()"
+        path = _argument(call, 0, "file", "path")
+        if qualname in _OPEN_FUNCTIONS and path is not None:
+            if self._may_write(_argument(call, 1, "mode")):
+                target, how = self._static_path(path), "open()"
+        elif qualname == "os.open" and path is not None:
+            if self._os_open_may_write(_argument(call, 1, "flags")):
+                target, how = self._static_path(path), "os.open()"
+        elif qualname in _OS_DELETE_FUNCTIONS and path is not None:
+            target, how = self._static_path(path), f"{qualname}()"
         elif isinstance(call.func, ast.Attribute):
             method = call.func.attr
             receiver = self._path_object(call.func.value)
             if method in _PATH_WRITE_METHODS or (
-                method == "open" and _is_write_mode(_argument(call, 0, "mode"))
+                method == "open" and self._may_write(_argument(call, 0, "mode"))
             ):
                 target, how = receiver, f".{method}()"
         if target is not None and _escapes_folder(target):
@@ -392,6 +445,27 @@ class _Analyzer:
         kind: Literal["read", "write"] = "write" if isinstance(node.ctx, ast.Store) else "read"
         self._add_access(kind, "PV.value", pv.channel, node.lineno)
 
+    def _may_write(self, mode: ast.expr | None) -> bool:
+        """Whether an ``open`` mode may write: a write mode, or one not known statically
+        (a computed mode counts as a possible write)."""
+        if mode is None:
+            return False
+        text = _string_literal(mode)
+        if text is None and isinstance(mode, ast.Name) and mode.id in self.constants:
+            text = self.constants[mode.id]
+        return text is None or any(flag in text for flag in "wax+")
+
+    def _os_open_may_write(self, flags: ast.expr | None) -> bool:
+        if flags is None:
+            return False
+        names = {
+            n.attr if isinstance(n, ast.Attribute) else n.id
+            for n in ast.walk(flags)
+            if isinstance(n, ast.Attribute | ast.Name)
+        }
+        known = {n for n in names if n.startswith("O_")}
+        return bool(known & _OS_OPEN_WRITE_FLAGS) or not known
+
     # --- helpers -----------------------------------------------------------------------
 
     def _add_finding(self, rule: str, message: str, line: int, risk: RiskLevel) -> None:
@@ -414,6 +488,9 @@ class _Analyzer:
         if isinstance(node, ast.List | ast.Tuple):
             names = [_string_literal(e) for e in node.elts]
             return ", ".join(n for n in names if n) or None
+        if isinstance(node, ast.Dict):  # write_channels({"A": 1, "B": 2})
+            keys = [_string_literal(k) for k in node.keys if k is not None]
+            return ", ".join(k for k in keys if k) or None
         return _string_literal(node)
 
     def _is_pv_constructor(self, node: ast.expr) -> bool:
@@ -473,14 +550,26 @@ class _PvReference:
 
 
 def _dangerous(qualname: str) -> tuple[str, str] | None:
-    """(rule, message) when ``qualname`` names something that must not run."""
+    """(rule, message) when ``qualname`` names something that must not run.
+
+    Any segment of a chain counts: ``pathlib.os.system`` reaches ``os.system`` too.
+    """
     parts = qualname.split(".")
-    if parts[0] in _DANGEROUS_MODULES:
-        return parts[0], _DANGEROUS_MODULES[parts[0]]
-    if parts[0] in _OS_MODULES and len(parts) >= 2:
-        member = parts[1]
-        if member in _OS_EXACT or member.startswith(_OS_PREFIXES):
-            return f"os.{member}", f"runs processes via os.{member}"
+    for index, part in enumerate(parts):
+        if part in _DANGEROUS_MODULES and (index == 0 or parts[index - 1] != "asyncio"):
+            return part, _DANGEROUS_MODULES[part]
+        if part in _OS_MODULES and index + 1 < len(parts):
+            member = parts[index + 1]
+            if member in _OS_EXACT or member.startswith(_OS_PREFIXES):
+                return f"os.{member}", f"runs processes via os.{member}"
+    if qualname.startswith(_ASYNCIO_PROCESSES) or qualname.split(".")[:2] == [
+        "asyncio",
+        "subprocess",
+    ]:
+        return "asyncio-subprocess", f"runs external commands via {qualname}"
+    for module in _NETWORK_MODULES:
+        if qualname == module or qualname.startswith(module + "."):
+            return "network", f"uses the network via {module}"
     if qualname == "shutil.rmtree":
         return "shutil.rmtree", "deletes directory trees via shutil.rmtree"
     if qualname in _DYNAMIC_CODE:

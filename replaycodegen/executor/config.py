@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import tempfile
+import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,12 +26,19 @@ logger = logging.getLogger("replaycodegen.executor")
 
 ApprovalMode = Literal["disabled", "control_writes", "all_code"]
 APPROVAL_MODES: tuple[str, ...] = get_args(ApprovalMode)
+Isolation = Literal["auto", "sandbox", "process"]
+ISOLATIONS: tuple[str, ...] = get_args(Isolation)
 EXECUTION_METHODS = ("local",)
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MEMORY_LIMIT_MB = 1024
 DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
+DEFAULT_MAX_PROCESSES = 512
+DEFAULT_MAX_DISK_MB = 1024
+DEFAULT_KEEP = 20
 DEFAULT_APPROVAL_MODE: ApprovalMode = "control_writes"
+DEFAULT_ISOLATION: Isolation = "auto"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _EXECUTION_KEYS = frozenset(
     {
@@ -41,17 +49,17 @@ _EXECUTION_KEYS = frozenset(
         "execution_root",
         "code_generator",
         "generators",
+        "isolation",
+        "env",
+        "max_processes",
+        "max_disk_mb",
+        "keep",
     }
 )
 
 
 class ExecutorConfigError(ReplayCodegenError, ValueError):
     """A config value is invalid; the message names the key and how to fix it."""
-
-
-def default_execution_root() -> Path:
-    """Where execution folders go when ``execution.execution_root`` is not set."""
-    return Path(tempfile.gettempdir()) / "replaycodegen-executions"
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,14 @@ class ExecutorSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    execution_root: Path = field(default_factory=default_execution_root)
+    execution_root: Path | None = None  # None: the service's own fresh private root
     approval_mode: ApprovalMode = DEFAULT_APPROVAL_MODE
     channels: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    isolation: Isolation = DEFAULT_ISOLATION
+    env: Mapping[str, str] = field(default_factory=dict)
+    max_processes: int = DEFAULT_MAX_PROCESSES
+    max_disk_mb: int = DEFAULT_MAX_DISK_MB
+    keep: int = DEFAULT_KEEP
 
 
 def configurable_section(config: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -108,6 +121,13 @@ def parse_settings(config: Mapping[str, Any] | None) -> ExecutorSettings:
         execution_root=_execution_root(execution.get("execution_root")),
         approval_mode=_approval_mode(approval.get("mode", DEFAULT_APPROVAL_MODE)),
         channels=_channels(control_system.get("channels")),
+        isolation=_isolation(execution.get("isolation", DEFAULT_ISOLATION)),
+        env=_env(execution.get("env")),
+        max_processes=_positive_int(
+            execution.get("max_processes", DEFAULT_MAX_PROCESSES), "max_processes"
+        ),
+        max_disk_mb=_positive_int(execution.get("max_disk_mb", DEFAULT_MAX_DISK_MB), "max_disk_mb"),
+        keep=_positive_int(execution.get("keep", DEFAULT_KEEP), "keep"),
     )
 
 
@@ -163,24 +183,70 @@ def _memory_limit(value: object) -> int | None:
     return _positive_int(value, "memory_limit_mb")
 
 
-def _execution_root(value: object) -> Path:
+def _execution_root(value: object) -> Path | None:
     if value is None:
-        return default_execution_root()
-    if not isinstance(value, str | Path):
+        return None
+    if not isinstance(value, str | Path) or str(value) == "":
         raise ExecutorConfigError(
             f"configurable.execution.execution_root={value!r} must be a directory path; "
-            "fix: give a string such as '/tmp/executions'"
+            "fix: give a string such as '~/replaycodegen-executions'"
         )
-    return Path(value).expanduser().resolve()
+    # Absolute but not resolved: a root that is itself a symlink must be seen (and refused).
+    return Path(value).expanduser().absolute()
+
+
+def _isolation(value: object) -> Isolation:
+    return cast(Isolation, _choice(value, ISOLATIONS, "execution.isolation", "isolation"))
+
+
+def _env(value: object) -> dict[str, str]:
+    """``execution.env``: names copied from the service's environment, or name -> value."""
+    if value is None:
+        return {}
+    where = "configurable.execution.env"
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        pairs = [(name, None) for name in value]
+    else:
+        raise ExecutorConfigError(
+            f"{where}={value!r} must be a list of variable names or a mapping of names to "
+            "values; fix: e.g. env: ['LD_LIBRARY_PATH'] or env: {'MY_SETTING': '1'}"
+        )
+    env: dict[str, str] = {}
+    for name, given in pairs:
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise ExecutorConfigError(
+                f"{where}: {name!r} is not an environment variable name; "
+                "fix: use letters, digits and underscores"
+            )
+        if name.startswith("REPLAYCODEGEN_"):
+            raise ExecutorConfigError(
+                f"{where}: {name} is set by the executor itself; fix: remove it"
+            )
+        if given is None:
+            if name in os.environ:
+                env[name] = os.environ[name]
+        elif isinstance(given, str):
+            env[name] = given
+        else:
+            raise ExecutorConfigError(
+                f"{where}[{name!r}]={given!r} must be a string; fix: quote it, e.g. '1'"
+            )
+    return env
 
 
 def _approval_mode(value: object) -> ApprovalMode:
-    if value not in APPROVAL_MODES:
+    return cast(ApprovalMode, _choice(value, APPROVAL_MODES, "approval.mode", "mode"))
+
+
+def _choice(value: object, choices: tuple[str, ...], key: str, noun: str) -> str:
+    if value not in choices:
         raise ExecutorConfigError(
-            f"configurable.approval.mode={value!r} is not a known mode; "
-            f"fix: use one of {', '.join(repr(m) for m in APPROVAL_MODES)}"
+            f"configurable.{key}={value!r} is not a known {noun}; "
+            f"fix: use one of {', '.join(repr(c) for c in choices)}"
         )
-    return cast(ApprovalMode, value)
+    return str(value)
 
 
 def _channels(value: object) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from replaycodegen.models import ErrorChainItem
 
-__all__ = ["ChannelWrite", "ExecutionResult", "PythonServiceResult"]
+__all__ = ["ChannelWrite", "ExecutionResult", "PythonServiceResult", "RefusedChannelWrite"]
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,20 @@ class ChannelWrite:
 
 
 @dataclass(frozen=True)
+class RefusedChannelWrite:
+    """A write the service refused (the code was not approved for writes): nothing changed."""
+
+    channel: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     """The outcome of running the code: its ``results`` dict and what it printed.
 
     ``folder_path`` keeps the code (``generated_code.py``), the final channel state
-    (``control_system.json``) and the raw outcome (``outcome.json``) for inspection.
+    (``control_system.json``), the outcome (``outcome.json``), the notebook
+    (``notebook_path``) and the figures the code left open (``figure_paths``, PNG).
     """
 
     results: dict[str, Any]
@@ -34,6 +43,27 @@ class ExecutionResult:
     folder_path: Path
     channel_writes: list[ChannelWrite] = field(default_factory=list)
     stderr: str = ""
+    refused_channel_writes: list[RefusedChannelWrite] = field(default_factory=list)
+    notebook_path: Path | None = None
+    figure_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def notebook_link(self) -> str | None:
+        """The notebook as a ``file://`` URL (None when it could not be written)."""
+        return self.notebook_path.absolute().as_uri() if self.notebook_path else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Osprey's keys: results, stdout, time, folder, notebook and figures."""
+        return {
+            "results": self.results,
+            "execution_stdout": self.stdout,
+            "execution_time_seconds": self.execution_time,
+            "execution_folder": str(self.folder_path),
+            "notebook_path": str(self.notebook_path) if self.notebook_path else None,
+            "notebook_link": self.notebook_link,
+            "figure_paths": [str(path) for path in self.figure_paths],
+            "figure_count": len(self.figure_paths),
+        }
 
 
 @dataclass(frozen=True)

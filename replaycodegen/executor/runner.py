@@ -1,9 +1,10 @@
-"""Run code locally: a child of the same interpreter in a fresh folder, with hard limits.
+"""Run code locally in a fresh folder: under bubblewrap (``sandbox``) or as a bare child
+process (``process``), bounded in time, memory, processes, output and disk.
 
-The child gets its own process group (so a timeout kills everything it started), an
-address-space limit, a copy of the environment without secrets, and ``PYTHONPATH``
-pointing at this package so ``import replaycodegen.runtime`` works. Output is read
-through pipes with a cap: the parent never holds more than ``max_output_bytes`` of it.
+The code talks to the simulated control system only over a socket pair whose other end
+this module serves (``channel``); its outcome comes back the same way. After the run the
+service writes the folder's record (``control_system.json``, ``outcome.json``, the
+notebook) itself, through the folder's descriptor (``folders.FolderFiles``).
 """
 
 from __future__ import annotations
@@ -13,56 +14,74 @@ import contextlib
 import json
 import os
 import re
-import resource
-import signal
+import socket
 import sys
-import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import replaycodegen
-from replaycodegen import runtime
 from replaycodegen.executor import bootstrap
-from replaycodegen.executor.config import ExecutorConfigError
-from replaycodegen.executor.results import ChannelWrite
+from replaycodegen.executor.channel import ChannelSession, ControlSystem, serve_channel
+from replaycodegen.executor.config import DEFAULT_MAX_DISK_MB, DEFAULT_MAX_PROCESSES, Isolation
+from replaycodegen.executor.environment import child_environment
+from replaycodegen.executor.folders import COMPLETION_MARKER, FolderFiles, create_execution_folder
+from replaycodegen.executor.mplcache import seed_matplotlib
+from replaycodegen.executor.notebook import (
+    NOTEBOOK_NAME,
+    NotebookContent,
+    preload,
+    render_notebook,
+)
+from replaycodegen.executor.outcome import RunFailure, classify
+from replaycodegen.executor.results import ChannelWrite, RefusedChannelWrite
+from replaycodegen.executor.sandbox import (
+    LaunchSpec,
+    ProcessLimits,
+    ProcessReport,
+    SandboxLayout,
+    bwrap_command,
+    group_text,
+    passwd_text,
+    resolve_isolation,
+    run_process,
+    sandbox_status,
+)
+from replaycodegen.runtime import STATE_FILE_NAME
 
 __all__ = [
     "RunFailure",
     "RunLimits",
     "RunOutcome",
-    "child_environment",
     "create_execution_folder",
     "run_code",
 ]
 
 BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
-PACKAGE_PARENT = Path(replaycodegen.__file__).resolve().parent.parent
-MAX_OUTCOME_BYTES = 64 * 1024 * 1024
-_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
-_READ_CHUNK = 64 * 1024
-_PIPE_DRAIN_SECONDS = 5.0
+CHANNEL_GRACE_SECONDS = 0.25
+MAX_FIGURE_BYTES = 10 * 2**20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_FIGURE_NAME = re.compile(rf"^{bootstrap.FIGURE_PREFIX}\d{{1,2}}\.png$")
 
 
 @dataclass(frozen=True)
 class RunLimits:
-    """How long, how much memory and how much output one run may use."""
+    """How long, how much memory, output, processes and disk one run may use."""
 
     timeout_seconds: float
     memory_limit_mb: int | None
     max_output_bytes: int
+    max_processes: int = DEFAULT_MAX_PROCESSES
+    max_disk_mb: int = DEFAULT_MAX_DISK_MB
 
-
-@dataclass(frozen=True)
-class RunFailure:
-    """Why a run produced no results; ``message`` starts with ``error_type``."""
-
-    error_type: str
-    message: str
-    traceback: str | None = None
+    def for_process(self) -> ProcessLimits:
+        return ProcessLimits(
+            timeout_seconds=self.timeout_seconds,
+            memory_limit_mb=self.memory_limit_mb,
+            max_output_bytes=self.max_output_bytes,
+            max_processes=self.max_processes,
+            max_disk_mb=self.max_disk_mb,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,46 +95,10 @@ class RunOutcome:
     execution_time: float
     channel_writes: list[ChannelWrite] = field(default_factory=list)
     failure: RunFailure | None = None
-
-
-def create_execution_folder(root: Path, name: str) -> Path:
-    """A new, empty, uniquely named folder under ``root`` (created if needed)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:60] or "execution"
-    folder = root / f"{stamp}-{slug}-{uuid.uuid4().hex[:8]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=False)
-    except OSError as exc:
-        raise ExecutorConfigError(
-            f"cannot create an execution folder under {root}: {exc.strerror or exc}; "
-            "fix: set configurable.execution.execution_root to a writable directory"
-        ) from exc
-    return folder
-
-
-def is_secret_name(name: str) -> bool:
-    """True for environment variables that must not reach generated code."""
-    upper = name.upper()
-    return upper.startswith("OPENAI_") or any(marker in upper for marker in _SECRET_MARKERS)
-
-
-def child_environment(
-    base: Mapping[str, str], *, state_file: Path, writes_allowed: bool
-) -> dict[str, str]:
-    """The child's environment: ``base`` without secrets, plus what the runtime needs."""
-    env = {name: value for name, value in base.items() if not is_secret_name(name)}
-    python_path = [str(PACKAGE_PARENT)]
-    if base.get("PYTHONPATH"):
-        python_path.append(base["PYTHONPATH"])
-    env.update(
-        PYTHONPATH=os.pathsep.join(python_path),
-        PYTHONIOENCODING="utf-8",
-        PYTHONDONTWRITEBYTECODE="1",
-        MPLBACKEND="Agg",
-    )
-    env[runtime.STATE_FILE_ENV] = str(state_file)
-    env[runtime.WRITES_ALLOWED_ENV] = "1" if writes_allowed else "0"
-    return env
+    refused_channel_writes: list[RefusedChannelWrite] = field(default_factory=list)
+    isolation: str = "process"
+    notebook_path: Path | None = None
+    figure_paths: list[Path] = field(default_factory=list)
 
 
 async def run_code(
@@ -125,204 +108,168 @@ async def run_code(
     limits: RunLimits,
     channels: Mapping[str, Any],
     writes_allowed: bool,
+    isolation: Isolation = "auto",
+    env: Mapping[str, str] | None = None,
 ) -> RunOutcome:
-    """Run ``code`` in ``folder`` (which must exist) and collect what it produced."""
-    (folder / bootstrap.CODE_FILE_NAME).write_text(code, encoding="utf-8")
-    state_file = folder / runtime.STATE_FILE_NAME
-    state_file.write_text(
-        json.dumps({"channels": dict(channels), "writes": []}, indent=2), encoding="utf-8"
-    )
-    env = child_environment(os.environ, state_file=state_file, writes_allowed=writes_allowed)
+    """Run ``code`` in ``folder`` (fresh and empty) and collect what it produced.
 
-    started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(BOOTSTRAP_PATH),
-        cwd=folder,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_memory_limiter(limits.memory_limit_mb),
-    )
-    assert process.stdout is not None and process.stderr is not None
-    readers = [
-        asyncio.create_task(_read_capped(process.stdout, limits.max_output_bytes)),
-        asyncio.create_task(_read_capped(process.stderr, limits.max_output_bytes)),
-    ]
-    timed_out = False
-    try:
-        await asyncio.wait_for(process.wait(), timeout=limits.timeout_seconds)
-    except TimeoutError:
-        timed_out = True
-    finally:
-        # Also ends whatever the code left running in its group, even after a normal exit.
-        _kill_group(process.pid)
-        await process.wait()
-    wall_time = time.perf_counter() - started
-    stdout, stderr = await _collect(readers, limits.max_output_bytes)
-
-    outcome = _read_outcome(folder)
-    failure = _failure(outcome, process.returncode, timed_out, limits, stderr)
-    results = outcome.get("results") if outcome is not None and failure is None else None
-    execution_time = outcome.get("execution_time") if outcome is not None else None
+    ``writes_allowed`` is the approval decision: without it every control-system write
+    is refused by the service. ``env`` adds entries to the code's environment.
+    """
+    mode = resolve_isolation(isolation)
+    process_limits = limits.for_process()
+    preload()
+    with contextlib.closing(FolderFiles(folder)) as files:
+        files.write(bootstrap.CODE_FILE_NAME, code.encode("utf-8"))
+        seed_matplotlib(folder, code)
+        session = ChannelSession(ControlSystem(dict(channels), writes_allowed))
+        report = await _run_with_channel(mode, folder, session, process_limits, env or {})
+        failure = classify(report, session, process_limits, sandboxed=mode == "sandbox")
+        outcome = session.outcome or {}
+        results = outcome.get("results") if failure is None else None
+        results = results if isinstance(results, dict) else None
+        reported_time = outcome.get("execution_time")
+        execution_time = report.wall_time
+        if isinstance(reported_time, int | float) and 0 <= reported_time <= report.wall_time:
+            execution_time = float(reported_time)
+        _write_record(files, session, failure, mode)
+        figures = _read_figures(files, outcome.get("figures"))
+        notebook = files.write(
+            NOTEBOOK_NAME,
+            render_notebook(
+                NotebookContent(
+                    title=folder.name,
+                    code=code,
+                    stdout=report.stdout,
+                    stderr=report.stderr,
+                    results=results,
+                    error_type=failure.error_type if failure else None,
+                    error_message=failure.message if failure else None,
+                    traceback=failure.traceback if failure else None,
+                    figures=[png for _, png in figures],
+                    isolation=mode,
+                    execution_time=execution_time,
+                    channel_writes=session.control.writes,
+                    refused_channel_writes=session.control.refused,
+                )
+            ),
+            required=False,
+        )
     return RunOutcome(
         folder=folder,
         results=results,
-        stdout=stdout,
-        stderr=stderr,
-        execution_time=float(execution_time) if execution_time is not None else wall_time,
-        channel_writes=_channel_writes(state_file),
+        stdout=report.stdout,
+        stderr=report.stderr,
+        execution_time=execution_time,
+        channel_writes=list(session.control.writes),
         failure=failure,
+        refused_channel_writes=list(session.control.refused),
+        isolation=mode,
+        notebook_path=notebook,
+        figure_paths=[path for path, _ in figures],
     )
 
 
-def _memory_limiter(memory_limit_mb: int | None) -> Callable[[], None] | None:
-    if memory_limit_mb is None:
-        return None
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = memory_limit_mb * 1024 * 1024
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-
-    def limit_address_space() -> None:  # runs in the child between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return limit_address_space
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-@dataclass
-class _CappedOutput:
-    head: bytearray = field(default_factory=bytearray)
-    total: int = 0
-
-
-async def _read_capped(stream: asyncio.StreamReader, cap: int) -> _CappedOutput:
-    """Keep the first ``cap`` bytes, count and discard the rest, until end of stream."""
-    output = _CappedOutput()
-    while chunk := await stream.read(_READ_CHUNK):
-        output.total += len(chunk)
-        room = cap - len(output.head)
-        if room > 0:
-            output.head += chunk[:room]
-    return output
-
-
-async def _collect(readers: list[asyncio.Task[_CappedOutput]], cap: int) -> tuple[str, str]:
-    # A process outside the group may still hold the pipes: do not wait for it forever.
-    done, pending = await asyncio.wait(readers, timeout=_PIPE_DRAIN_SECONDS)
-    for task in pending:
-        task.cancel()
-    texts = []
-    for task in readers:
-        output = task.result() if task in done else _CappedOutput()
-        texts.append(_render_output(output, cap))
-    return texts[0], texts[1]
-
-
-def _render_output(output: _CappedOutput, cap: int) -> str:
-    text = output.head.decode("utf-8", errors="replace")
-    omitted = output.total - len(output.head)
-    if omitted > 0:
-        text += (
-            f"\n... [output truncated: {omitted} more bytes were discarded; "
-            f"the limit is execution.max_output_bytes={cap}]"
+async def _run_with_channel(
+    mode: str,
+    folder: Path,
+    session: ChannelSession,
+    limits: ProcessLimits,
+    extra_env: Mapping[str, str],
+) -> ProcessReport:
+    """Start the child with its end of a fresh socket pair, serve the other end meanwhile."""
+    service_end, child_end = socket.socketpair()
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(child_end.close)  # the child has its own copy once started
+        env = child_environment(
+            folder=folder,
+            control_fd=child_end.fileno(),
+            sandboxed=mode == "sandbox",
+            extra=extra_env,
         )
-    return text
-
-
-def _read_outcome(folder: Path) -> dict[str, Any] | None:
-    path = folder / bootstrap.OUTCOME_FILE_NAME
-    if not path.is_file():
-        return None
-    if path.stat().st_size > MAX_OUTCOME_BYTES:
-        return {"status": "results_too_large", "size": path.stat().st_size}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _failure(
-    outcome: dict[str, Any] | None,
-    returncode: int | None,
-    timed_out: bool,
-    limits: RunLimits,
-    stderr: str,
-) -> RunFailure | None:
-    if timed_out:
-        return RunFailure(
-            "TimeoutError",
-            f"TimeoutError: the code did not finish within {limits.timeout_seconds:g} s "
-            "and was killed; make it faster or raise execution.timeout_seconds",
-        )
-    if outcome is None:
-        return _exit_failure(returncode, limits, stderr)
-    status = outcome.get("status")
-    if status == "ok":
-        return None
-    if status == "error":
-        error_type = str(outcome.get("error_type", "Exception"))
-        message = f"{error_type}: {outcome.get('message') or ''}".rstrip(": ")
-        if error_type == "MemoryError":
-            message = (
-                f"MemoryError: the code ran out of memory (limit: execution.memory_limit_mb="
-                f"{limits.memory_limit_mb}); process the data in smaller pieces"
+        command = [sys.executable, str(BOOTSTRAP_PATH)]
+        if mode == "sandbox":
+            data_fds = [_data_fd(passwd_text(folder)), _data_fd(group_text())]
+            for fd in data_fds:
+                cleanup.callback(os.close, fd)
+            status = sandbox_status()
+            assert status.bwrap is not None
+            layout = SandboxLayout(folder, env, limits.max_disk_mb * 2**20, *data_fds)
+            spec = LaunchSpec(
+                argv=bwrap_command(status.bwrap, layout, command, status.features),
+                env={},  # bubblewrap itself gets nothing; the code gets the allow-list
+                cwd=folder,
+                folder=folder,
+                limits=limits,
+                pass_fds=(child_end.fileno(), *data_fds),
+                in_user_namespace=True,
             )
-        return RunFailure(error_type, message, outcome.get("traceback"))
-    if status == "missing_results":
-        return RunFailure(
-            "MissingResults",
-            "MissingResults: the code ran but did not create required 'results' dictionary; "
-            "assign a dict to results at module level, e.g. results = {'value': 42}",
-        )
-    if status == "invalid_results":
-        return RunFailure(
-            "InvalidResults",
-            f"InvalidResults: 'results' must be a dict, got {outcome.get('type')}; "
-            "assign a dict, e.g. results = {'value': 42}",
-        )
-    if status == "results_too_large":
-        return RunFailure(
-            "ResultsTooLarge",
-            f"ResultsTooLarge: the results dict is {outcome.get('size')} bytes as JSON "
-            f"(limit {MAX_OUTCOME_BYTES}); return summaries, write large data to files",
-        )
-    return RunFailure("ExecutionError", f"ExecutionError: unexpected outcome {outcome!r}")
+        else:
+            spec = LaunchSpec(
+                argv=command,
+                env=env,
+                cwd=folder,
+                folder=folder,
+                limits=limits,
+                pass_fds=(child_end.fileno(),),
+            )
+        server = asyncio.create_task(serve_channel(service_end, session))
+        try:
+            return await run_process(spec, finished=session.outcome_received)
+        finally:
+            cleanup.close()  # before waiting: the channel ends when the child's copies do
+            await _stop_serving(server)
 
 
-def _exit_failure(returncode: int | None, limits: RunLimits, stderr: str) -> RunFailure:
-    tail = stderr[-2000:] or None
-    if returncode is not None and returncode < 0:
-        number = -returncode
-        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
-        hint = ""
-        if number == signal.SIGKILL:
-            hint = f" (out of memory? execution.memory_limit_mb={limits.memory_limit_mb})"
-        return RunFailure(
-            "ProcessKilled", f"ProcessKilled: the process was killed by {name}{hint}", tail
-        )
-    return RunFailure(
-        "ProcessExited",
-        f"ProcessExited: the process exited with code {returncode} before reporting "
-        "results (os._exit or a crash of the interpreter?)",
-        tail,
-    )
-
-
-def _channel_writes(state_file: Path) -> list[ChannelWrite]:
+def _data_fd(text: str) -> int:
+    """A pipe's read end holding ``text`` (small: it fits in the pipe buffer)."""
+    read_end, write_end = os.pipe()
     try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        return [
-            ChannelWrite(str(w["channel"]), w.get("value"), w.get("previous"))
-            for w in state.get("writes", [])
-        ]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        os.write(write_end, text.encode("utf-8"))
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+async def _stop_serving(server: asyncio.Task[None]) -> None:
+    """Let the channel finish reading what the (now dead) code sent, then stop it."""
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(server), CHANNEL_GRACE_SECONDS)
+    if not server.done():
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
+    elif server.exception() is not None:
+        raise server.exception()  # type: ignore[misc]
+
+
+def _read_figures(files: FolderFiles, names: object) -> list[tuple[Path, bytes]]:
+    """The PNGs the bootstrap reported, read safely: named as it names them, regular
+    files, at most ``MAX_FIGURE_BYTES``, with a PNG signature; anything else is skipped."""
+    if not isinstance(names, list):
         return []
+    figures = []
+    for name in names[: bootstrap.MAX_FIGURES]:
+        if not isinstance(name, str) or not _FIGURE_NAME.match(name):
+            continue
+        data = files.read_regular(name, MAX_FIGURE_BYTES)
+        if data is not None and data.startswith(PNG_SIGNATURE):
+            figures.append((files.folder / name, data))
+    return figures
+
+
+def _write_record(
+    files: FolderFiles, session: ChannelSession, failure: RunFailure | None, mode: str
+) -> None:
+    """The service's record of the run: the final channel state and the outcome."""
+    state = json.dumps(session.control.state_document(), indent=2, allow_nan=True)
+    files.write(STATE_FILE_NAME, state.encode("utf-8"), required=False)
+    outcome = dict(session.outcome or {"status": "no_outcome"})
+    outcome["isolation"] = mode
+    outcome["failure"] = (
+        None
+        if failure is None
+        else {"error_type": failure.error_type, "message": failure.message}
+    )
+    text = json.dumps(outcome, allow_nan=True, default=repr)
+    files.write(COMPLETION_MARKER, text.encode("utf-8"), required=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from replaycodegen import generation
@@ -19,13 +20,21 @@ from replaycodegen.errors import (
     CodeGenerationError,
     CodeRuntimeError,
     CodeSyntaxError,
+    ExecutionStorageError,
     PythonExecutorError,
     ReplayCodegenError,
 )
 from replaycodegen.executor.analysis import CodeAnalysis, analyze_code, iter_issue_lines
 from replaycodegen.executor.config import ExecutorSettings, parse_settings
+from replaycodegen.executor.folders import (
+    create_execution_folder,
+    ensure_private_root,
+    new_private_root,
+    prune,
+)
 from replaycodegen.executor.results import ExecutionResult, PythonServiceResult
-from replaycodegen.executor.runner import RunLimits, create_execution_folder, run_code
+from replaycodegen.executor.runner import RunLimits, run_code
+from replaycodegen.executor.sandbox import resolve_isolation
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.models import ErrorChainItem, ExecutionError, PythonExecutionRequest, error_text
 
@@ -87,12 +96,21 @@ class PythonExecutorService:
 
     ``generator``: use this generator; without it, each ``ainvoke`` asks
     ``replaycodegen.generation.create_code_generator(config)`` for one (looked up at call
-    time, so patching the factory works).
+    time, so patching the factory works). ``execution_root``: where execution folders go
+    when the config names none (default: a fresh private temp directory per service).
     """
 
-    def __init__(self, generator: CodeGenerator | None = None) -> None:
+    def __init__(
+        self,
+        generator: CodeGenerator | None = None,
+        *,
+        execution_root: str | Path | None = None,
+    ) -> None:
         self._generator = generator
         self._pending: dict[str, _PendingApproval] = {}
+        self._default_root = Path(execution_root).absolute() if execution_root else None
+        self._private_root: Path | None = None
+        self._failed_folders: set[Path] = set()
 
     @property
     def pending_approvals(self) -> list[str]:
@@ -110,6 +128,8 @@ class PythonExecutorService:
         the generator itself (``CassetteMiss``, ...) propagate unchanged.
         """
         settings = parse_settings(config)
+        if settings.isolation == "sandbox":
+            resolve_isolation("sandbox")  # refuse before generating anything
         # Looked up on the module at call time, so patching the factory takes effect.
         generator = self._generator or generation.create_code_generator(config or {})
         if self._pending.pop(settings.thread_id, None) is not None:
@@ -199,21 +219,34 @@ class PythonExecutorService:
     ) -> PythonServiceResult | None:
         """Run approved code; the result, or None after recording the failure."""
         settings = run.settings
-        folder = create_execution_folder(
-            settings.execution_root, f"{run.request.execution_folder_name}-attempt{run.attempt}"
-        )
-        outcome = await run_code(
-            code,
-            folder,
-            limits=RunLimits(
-                timeout_seconds=settings.timeout_seconds,
-                memory_limit_mb=settings.memory_limit_mb,
-                max_output_bytes=settings.max_output_bytes,
-            ),
-            channels=settings.channels,
-            writes_allowed=writes_allowed,
-        )
-        if outcome.failure is not None or outcome.results is None:
+        try:
+            root = self._root(settings)
+            folder = create_execution_folder(
+                root, f"{run.request.execution_folder_name}-attempt{run.attempt}"
+            )
+            outcome = await run_code(
+                code,
+                folder,
+                limits=RunLimits(
+                    timeout_seconds=settings.timeout_seconds,
+                    memory_limit_mb=settings.memory_limit_mb,
+                    max_output_bytes=settings.max_output_bytes,
+                    max_processes=settings.max_processes,
+                    max_disk_mb=settings.max_disk_mb,
+                ),
+                channels=settings.channels,
+                writes_allowed=writes_allowed,
+                isolation=settings.isolation,
+                env=settings.env,
+            )
+        except ExecutionStorageError as exc:
+            exc.error_chain = list(run.error_chain)
+            raise
+        failed = outcome.failure is not None or outcome.results is None
+        if failed:
+            self._failed_folders.add(folder)
+        self._prune(root, settings.keep)
+        if failed:
             failure = outcome.failure
             run.record(
                 ExecutionError(
@@ -227,6 +260,7 @@ class PythonExecutorService:
                 )
             )
             return None
+        assert outcome.results is not None
         return PythonServiceResult(
             execution_result=ExecutionResult(
                 results=outcome.results,
@@ -235,12 +269,31 @@ class PythonExecutorService:
                 folder_path=outcome.folder,
                 channel_writes=outcome.channel_writes,
                 stderr=outcome.stderr,
+                refused_channel_writes=outcome.refused_channel_writes,
+                notebook_path=outcome.notebook_path,
+                figure_paths=outcome.figure_paths,
             ),
             generated_code=code,
             generation_attempt=run.attempt,
             analysis_warnings=analysis.all_warnings(),
             error_chain=list(run.error_chain),
         )
+
+    def _root(self, settings: ExecutorSettings) -> Path:
+        """The private root this execution's folder goes under."""
+        if settings.execution_root is not None:
+            return ensure_private_root(settings.execution_root)
+        if self._default_root is not None:
+            return ensure_private_root(self._default_root)
+        if self._private_root is None:
+            self._private_root = new_private_root()
+        return self._private_root
+
+    def _prune(self, root: Path, keep: int) -> None:
+        try:
+            prune(root, keep, protected=self._failed_folders)
+        except OSError as exc:
+            logger.warning("could not prune old execution folders in %s: %s", root, exc)
 
 
 def _analysis_error(code: str, analysis: CodeAnalysis, attempt: int) -> ExecutionError:

@@ -56,8 +56,8 @@ def _settings(execution: Mapping[str, Any], name: str) -> dict[str, Any]:
 def _build(name: str, execution: Mapping[str, Any], depth: int = 0) -> CodeGenerator:
     if name not in GENERATOR_SETTINGS:
         raise ValueError(
-            f"unknown code generator {name!r} in configurable.execution.code_generator; "
-            f"valid: {', '.join(GENERATOR_SETTINGS)}"
+            f"Generator {name!r} not available (configurable.execution.code_generator); "
+            f"available: {', '.join(GENERATOR_SETTINGS)}"
         )
     settings = _settings(execution, name)
     if name == "mock":

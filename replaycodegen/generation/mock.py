@@ -3,6 +3,15 @@
 ``set_code`` and ``set_code_sequence`` build small in-memory cassettes, ``behavior=``
 loads a shipped one, ``cassette=`` loads yours: one lookup path for all of them.
 Precedence: sequence > static code > behaviour/cassette.
+
+Osprey's public state is kept: ``static_code`` (the code ``set_code`` set, or None),
+``code_sequence`` (the list ``set_code_sequence`` set, or ``[]``), ``last_error_chain``
+(``[]`` until the first call and after ``reset()``) and ``model_config`` (as given). A
+behaviour or cassette whose only entry answers every request (``success``,
+``runtime_error``, ... : one entry, ``when: {}``) shows that entry's code as
+``static_code``, as Osprey's behaviours set it; any other cassette (``error_aware``, a
+recording) answers by key and pattern, so ``static_code`` is None and ``code_sequence``
+``[]``: read ``generator.cassette`` for its entries.
 """
 
 from __future__ import annotations
@@ -16,12 +25,25 @@ from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.cassette.scrub import Scrubber
+from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.missed import MissedCall
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 _NOT_CONFIGURED = (
     "MockCodeGenerator is not configured: pass behavior=<name> (one of {names}) or "
     "cassette=<path>, or call set_code(code) / set_code_sequence([...]) first"
 )
+
+
+def _single_code(cassette: Cassette | None) -> str | None:
+    """The code of a cassette whose one entry answers every request, else None."""
+    if cassette is None or len(cassette.entries) != 1:
+        return None
+    when = cassette.entries[0].when
+    if when is None or when.request or when.attempt is not None or when.error_contains:
+        return None
+    return cassette.entries[0].code
 
 
 def _code_cassette(source: str, codes: Sequence[str]) -> Cassette:
@@ -44,8 +66,9 @@ class MockCodeGenerator:
         *,
         cassette: str | os.PathLike[str] | Cassette | None = None,
         match_on: Sequence[str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
-        config = dict(model_config or {})
+        config: Mapping[str, Any] = model_config if model_config is not None else {}
         behavior = behavior if behavior is not None else config.get("behavior")
         cassette = cassette if cassette is not None else config.get("cassette")
         match_on = match_on if match_on is not None else config.get("match_on")
@@ -63,19 +86,62 @@ class MockCodeGenerator:
         elif cassette is not None:
             fields = validate_match_on(match_on) if match_on is not None else None
             self._cassette = load_cassette(cassette, match_on=fields)
+        secrets = [*secrets, *config.get("secrets", ())]
+        if secrets and self._cassette is not None and behavior is None:
+            # what the recording scrubbed besides key shapes and secret env values
+            self._cassette.scrubber = Scrubber([str(s) for s in secrets])
         self._static: Cassette | None = None
         self._sequence: Cassette | None = None
         self._last: dict[str, Any] = {}
         self.call_count = 0
         self.misses = 0
+        self.missed_calls: list[MissedCall] = []
+        """Every ``CassetteMiss`` raised, with the request and error chain that missed."""
         self.last_request: PythonExecutionRequest | None = None
-        self.last_error_chain: list[ErrorChainItem] | None = None
+        self.last_error_chain: list[ErrorChainItem] = []
 
     # -- configuration ------------------------------------------------------------------
     @property
     def cassette(self) -> Cassette | None:
         """The cassette that answers the next call (sequence > static code > behaviour)."""
         return self._sequence or self._static or self._cassette
+
+    @property
+    def static_code(self) -> str | None:
+        """The code returned on every call: what ``set_code`` set, or a behaviour's one code.
+
+        None when a sequence is set, or when the behaviour or cassette has several entries
+        or conditions. Assigning a string is ``set_code``; assigning None clears it.
+        """
+        if self._sequence is not None:
+            return None
+        if self._static is not None:
+            return self._static.entries[0].code
+        return _single_code(self._cassette)
+
+    @static_code.setter
+    def static_code(self, code: str | None) -> None:
+        if code is None:
+            self._static = None
+        else:
+            self.set_code(code)
+
+    @property
+    def code_sequence(self) -> list[str]:
+        """The codes ``set_code_sequence`` set, in order (a copy), or ``[]``.
+
+        Assigning a non-empty list is ``set_code_sequence``; assigning ``[]`` clears it.
+        """
+        if self._sequence is None:
+            return []
+        return [entry.code for entry in self._sequence.entries]
+
+    @code_sequence.setter
+    def code_sequence(self, codes: Sequence[str]) -> None:
+        if not codes:
+            self._sequence = None
+        else:
+            self.set_code_sequence(codes)
 
     def set_code(self, code: str) -> None:
         """Return this code on every call (clears any sequence)."""
@@ -100,8 +166,9 @@ class MockCodeGenerator:
         """Zero the call tracking; the configured code stays."""
         self.call_count = 0
         self.misses = 0
+        self.missed_calls = []
         self.last_request = None
-        self.last_error_chain = None
+        self.last_error_chain = []
         self._last = {}
         for cassette in (self._sequence, self._static, self._cassette):
             if cassette is not None:
@@ -121,12 +188,14 @@ class MockCodeGenerator:
         cassette = self.cassette
         if cassette is None:
             raise ValueError(_NOT_CONFIGURED.format(names=", ".join(BEHAVIORS)))
-        key = cassette.key_for(request, error_chain)
+        key = cassette.resolve_key(request, error_chain)  # plain, or of the scrubbed request
         selection = cassette.select(request, error_chain, key=key)
         if selection is None:
             self.misses += 1
             reason = ALL_PLAYED if cassette.exhausted(key) else NO_MATCH
-            raise explain_miss(cassette, request, error_chain, reason=reason, key=key)
+            raise self.note_miss(request, error_chain,
+                                 explain_miss(cassette, request, error_chain, reason=reason,
+                                              key=key))
         entry = selection.entry
         self._last = {
             "cassette": cassette.path,
@@ -136,6 +205,12 @@ class MockCodeGenerator:
             "repeated": selection.repeated,
         }
         return entry.code
+
+    def note_miss(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem],
+                  error: CassetteMiss) -> CassetteMiss:
+        """Remember a miss in ``missed_calls``; returns ``error`` to raise."""
+        self.missed_calls.append(MissedCall(request, tuple(error_chain), error))
+        return error
 
     def get_generation_metadata(self) -> dict[str, Any]:
         """Which cassette and entry served the last call."""

@@ -116,20 +116,24 @@ class OpenAICodeGenerator:
 
         started = time.perf_counter()
         try:
-            completion: ChatCompletion = await self._client().chat.completions.create(
+            # The raw response tells how many retries the SDK took (bulk recording counts them).
+            raw = await self._client().chat.completions.with_raw_response.create(
                 model=self.model,
                 messages=cast(Any, messages),
                 temperature=openai.omit if self.temperature is None else self.temperature,
                 max_tokens=openai.omit if self.max_tokens is None else self.max_tokens,
             )
+            completion: ChatCompletion = raw.parse()
         except Exception as exc:
             raise CodeGenerationError(self.describe_failure(exc)) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
+        retries = getattr(raw, "retries_taken", None)
 
         choice = completion.choices[0] if completion.choices else None
         text = (choice.message.content if choice is not None else None) or ""
         finish_reason = choice.finish_reason if choice is not None else None
         metadata = self._metadata(completion, text, finish_reason, latency_ms, prompt_sha256)
+        metadata["retries"] = retries if isinstance(retries, int) else 0
         self._last_metadata = metadata
         code = extract_code(text)
         if not code:

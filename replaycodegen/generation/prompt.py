@@ -31,7 +31,9 @@ PREVIEW_CHARS = 200
 class PromptBuilder:
     """Turns a request and its error chain into chat messages (``[{"role", "content"}]``)."""
 
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
+    """Bumped whenever the messages change. 2: errors rendered as Osprey renders them
+    (``ExecutionError.to_prompt_text``: ``**Attempt N - STAGE FAILED**`` ...)."""
     system_prompt: ClassVar[str] = SYSTEM_PROMPT
 
     def build(

@@ -14,6 +14,8 @@ class RecordMode(StrEnum):
     the cassette file does not exist yet, otherwise behave as ``none``. ``new_episodes``:
     replay hits, record misses. ``all``: always call the real generator and replace the
     matching entries. ``rewrite``: start the cassette afresh and record everything.
+    ``stale``: re-record in place the entries ``replaycodegen status`` calls stale, replay
+    the others, record what is missing. Re-recording never replaces crafted or hand entries.
     """
 
     NONE = "none"
@@ -21,6 +23,7 @@ class RecordMode(StrEnum):
     NEW_EPISODES = "new_episodes"
     ALL = "all"
     REWRITE = "rewrite"
+    STALE = "stale"
 
     @classmethod
     def parse(

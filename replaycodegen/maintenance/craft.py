@@ -123,6 +123,8 @@ def inject_failure(cassette: Cassette, entry_id: str, kind: str) -> CraftedFailu
         when=Pattern(request=scope, attempt=attempt),
         description=f"Crafted failure ({kind}) in front of recorded entry {entry.id!r}.",
         meta={"crafted_from": entry.id, "inject": kind},
+        origin="crafted",
+        derived_from=entry.id,
     )
     replay = Entry(
         id=entry.id,
@@ -131,6 +133,8 @@ def inject_failure(cassette: Cassette, entry_id: str, kind: str) -> CraftedFailu
         response=entry.response,
         description=entry.description,
         meta=dict(entry.meta),
+        origin="crafted",
+        derived_from=entry.id,
     )
     warnings = _shadowing(cassette, index, scope, attempt) + _superseded(cassette, entry)
     if attempt + 1 > DEFAULT_RETRIES:

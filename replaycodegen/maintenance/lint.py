@@ -12,10 +12,19 @@ Rules (each finding names file, line, entry and the fix):
   SyntaxError).
 - ``expect-mismatch``: ``meta.expect: syntax_error`` on code that parses.
 - ``secret``: a string the scrubber would replace (fixable: scrubbed on write).
+- ``pinned-hash``: an entry of replaycodegen 0.1 keeps the sha256 of its request before
+  scrubbing (``scrubbed:``), from which an offline guess can recover a weak secret
+  (fixable: keyed on the scrubbed text instead).
+- ``shadowed``: a pattern entry that a recorded entry's exact key always answers first
+  (``when: {attempt: 1}`` next to a recorded attempt 1 of the same request).
+- ``hand-edited``: a recorded entry whose code is not what the recorder wrote
+  (``meta.code_sha256``); re-recording would replace it unless it says ``origin: hand``.
+- ``expired``: with ``max_age``, a recording older than that (``meta.recorded_at``).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 import warnings
@@ -46,8 +55,12 @@ RULES: dict[str, str] = {
     "syntax": "code that does not parse, where it is not meant to",
     "expect-mismatch": "meta.expect says syntax_error but the code parses",
     "secret": "a secret (API key, token) is stored",
+    "pinned-hash": "a key pinned to the sha256 of a request before its secret was scrubbed",
+    "shadowed": "a pattern entry that a recorded entry's key always answers first",
+    "hand-edited": "a recorded entry's code was edited by hand",
+    "expired": "a recording is older than --max-age",
 }
-FIXABLE_RULES = frozenset({"torn-tail", "stale-key", "secret"})
+FIXABLE_RULES = frozenset({"torn-tail", "stale-key", "secret", "pinned-hash"})
 SYNTAX_ERROR_TYPES = ("SyntaxError", "IndentationError", "TabError")
 _ITEM_START = re.compile(r"(?m)^[ ]*- id: ")
 
@@ -96,16 +109,21 @@ class LintResult:
         return [f for f in self.findings if not f.fixable]
 
 
-def lint_file(path: str | os.PathLike[str], *, scrubber: Scrubber | None = None) -> LintResult:
-    """Lint one cassette file (read only)."""
+def lint_file(path: str | os.PathLike[str], *, scrubber: Scrubber | None = None,
+              max_age: _dt.timedelta | None = None, max_age_text: str | None = None
+              ) -> LintResult:
+    """Lint one cassette file (read only); ``max_age`` also reports expired recordings."""
     try:
         text = read_text(path)
     except CassetteError as exc:
         return _load_failure(str(path), exc)
-    return lint_text(text, str(path), scrubber=scrubber)
+    return lint_text(text, str(path), scrubber=scrubber, max_age=max_age,
+                     max_age_text=max_age_text)
 
 
-def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None) -> LintResult:
+def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None,
+              max_age: _dt.timedelta | None = None, max_age_text: str | None = None
+              ) -> LintResult:
     """Lint cassette text; ``path`` is used in messages and to recognise shipped files."""
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always", CassetteWarning)
@@ -117,9 +135,12 @@ def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None) -> Lint
     locate = EntryLocator(text)
     result.findings += _torn_tail(cassette, text)
     result.findings += _stale_keys(cassette, locate)
+    result.findings += _pinned(cassette, locate)
+    result.findings += _shadowed(cassette, locate)
     result.findings += _duplicates(cassette, locate)
     result.findings += _syntax(cassette, locate)
     result.findings += _secrets(cassette, locate, scrubber or Scrubber())
+    result.findings += _freshness(cassette, locate, max_age, max_age_text)
     result.findings.sort(key=lambda f: (f.line or 0))
     return result
 
@@ -156,6 +177,56 @@ def _stale_keys(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
                 "(the request wins when replaying)",
                 f"`replaycodegen rehash {cassette.path}` (or lint --fix)", entry,
             ))
+    return out
+
+
+def _pinned(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
+    return [
+        _finding(
+            cassette, locate.line(index, "scrubbed"), "pinned-hash",
+            f"entry {entry.id!r} keeps the sha256 of its request before a secret was scrubbed "
+            "(written by replaycodegen 0.1); an offline guess can recover a weak secret from it",
+            f"`replaycodegen rehash {cassette.path}` (or lint --fix) keys it on the scrubbed "
+            "text, which replay finds by scrubbing the live request the same way", entry,
+        )
+        for index, entry in enumerate(cassette.entries)
+        if entry.pins_key
+    ]
+
+
+def _chain_text(entry: Entry) -> str:
+    parts = []
+    for error in entry.error_chain:
+        if error.type and not error.message.startswith(error.type):
+            parts.append(f"{error.type}: {error.message}")
+        else:
+            parts.append(error.message)
+    return "\n".join(parts).lower()
+
+
+def _shadowed(cassette: Cassette, locate: EntryLocator) -> list[Finding]:
+    """Pattern entries with an attempt that a recorded entry at that attempt satisfies: for
+    that request the exact key answers first, so the pattern never plays there."""
+    recorded = [e for e in cassette.entries if e.request is not None]
+    out = []
+    for index, entry in enumerate(cassette.entries):
+        when = entry.when
+        if when is None or when.attempt is None:
+            continue
+        for other in recorded:
+            attempt = len(other.error_chain) + 1
+            fields = {name: other.request.get(name) for name in cassette.match_on
+                      if other.request is not None and name in other.request}
+            if when.matches(fields, attempt, _chain_text(other)):
+                out.append(_finding(
+                    cassette, locate.line(index, "when"), "shadowed",
+                    f"entry {entry.id!r} can never play: entry {other.id!r}'s key answers "
+                    f"first (same request, attempt {attempt})",
+                    f"use `replaycodegen craft {cassette.path} --entry {other.id} --inject "
+                    "KIND` to play a failure before the recorded code, or delete one of them",
+                    entry,
+                ))
+                break
     return out
 
 
@@ -242,4 +313,29 @@ def _secrets(cassette: Cassette, locate: EntryLocator, scrubber: Scrubber) -> li
             f"`replaycodegen scrub {cassette.path}` (or lint --fix), then rotate the key",
             entry_id or None,
         ))
+    return out
+
+
+def _freshness(cassette: Cassette, locate: EntryLocator, max_age: _dt.timedelta | None,
+               max_age_text: str | None) -> list[Finding]:
+    """``hand-edited`` and ``expired`` findings, from ``replaycodegen.lifecycle.status``."""
+    from replaycodegen.lifecycle.status import EXPIRED, HAND_EDITED, FreshnessPolicy, check_entry
+
+    policy = FreshnessPolicy(max_age=max_age, max_age_text=max_age_text)
+    age = f" --max-age {max_age_text}" if max_age_text else ""
+    fixes = {
+        HAND_EDITED: ("mark `origin: hand` to keep it (re-recording replaces recorded "
+                      "entries), or re-record it: `replaycodegen record {path} --entry {id}`"),
+        EXPIRED: "re-record it: `replaycodegen record {path} --stale" + age + "`",
+    }
+    out = []
+    for index, entry in enumerate(cassette.entries):
+        status = check_entry(entry, cassette.match_on, policy)
+        for reason in status.reasons:
+            field_name = "code" if reason.code == HAND_EDITED else "meta"
+            out.append(_finding(
+                cassette, locate.line(index, field_name) or locate.line(index), reason.code,
+                f"entry {entry.id!r}: {reason.detail}",
+                fixes[reason.code].format(path=cassette.path, id=entry.id), entry,
+            ))
     return out

@@ -17,7 +17,7 @@ import yaml
 
 from replaycodegen.cassette import yamlio
 from replaycodegen.cassette.keys import canonical_json
-from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.errors import CassetteError
 
@@ -238,6 +238,19 @@ def stale_keys(cassette: Cassette) -> list[Entry]:
     ]
 
 
+def pinned_keys(cassette: Cassette) -> list[Entry]:
+    """Entries written by replaycodegen 0.1 with ``scrubbed:``: their key is the sha256 of
+    the request before scrubbing, from which an offline guess can recover a weak secret."""
+    return [e for e in cassette.entries if e.pins_key]
+
+
+def unpin(entry: Entry) -> None:
+    """Drop the pinned key of an 0.1 entry: it is then keyed on its scrubbed text, which a
+    live request scrubbed the same way finds (call ``CassetteEdit.touch`` after)."""
+    entry.scrubbed = []
+    entry.stored_key = None
+
+
 # -- prune --------------------------------------------------------------------------------
 
 
@@ -444,25 +457,6 @@ def find_secrets(cassette: Cassette, scrubber: Scrubber) -> dict[str, list[str]]
         if fields:
             found[entry.id] = fields
     return found
-
-
-def scrub_unstored_fields(cassette: Cassette, scrubber: Scrubber) -> None:
-    """Scrub what ``CassetteStore.scrub_entry`` leaves alone: the cassette's and entries'
-    descriptions and ``when`` patterns (in place; call before ``store.write``)."""
-    if cassette.description:
-        cassette.description = scrubber.text(cassette.description)
-    for entry in cassette.entries:
-        if entry.description:
-            entry.description = scrubber.text(entry.description)
-        when = entry.when
-        if when is not None and find_secrets_in(when.to_data(), scrubber):
-            needles = when.error_contains
-            entry.when = Pattern(
-                request=scrubber.data(dict(when.request)) if when.request is not None else None,
-                attempt=when.attempt,
-                error_contains=tuple(scrubber.text(n) for n in needles) if needles else needles,
-            )
-    cassette.replace_entries(list(cassette.entries))
 
 
 def find_secrets_in(value: Any, scrubber: Scrubber) -> bool:

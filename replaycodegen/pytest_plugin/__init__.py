@@ -23,6 +23,8 @@ from ._fixtures import (
     codegen_service,
 )
 from ._guard import LiveCallGuards
+from ._ledger import ledger_writer
+from ._lifecycle_summary import RUN_REPORT_KEY, render_lifecycle
 from ._paths import MARKER_DOC, MarkerError, cassette_path, merged_marker
 from ._report import (
     WORKEROUTPUT_KEY,
@@ -30,9 +32,10 @@ from ._report import (
     build_reports,
     render,
     unused_count,
-    write_report,
 )
 from ._settings import add_options, cache_choice, check_api_key, read_settings
+from ._shard import IDENTITY_KEY, add_lifecycle_options, identity, resolve_identity
+from ._shard import WORKERINPUT_KEY as IDENTITY_INPUT_KEY
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    add_lifecycle_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,9 +74,15 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist starts its workers
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if not _is_worker(session.config):
-        check_api_key(plugin_state(session.config).settings)
+    config = session.config
+    if _is_worker(config):
+        return
+    check_api_key(plugin_state(config).settings)
+    config.stash[IDENTITY_KEY] = resolve_identity(config)
+    if (writer := ledger_writer(config)) is not None:
+        writer.start()
 
 
 # -- which cassettes the collected tests would use (for the unused-entries check) ------------
@@ -90,14 +100,19 @@ def _static_path(item: pytest.Item) -> str | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     ledger = plugin_state(session.config).ledger
     for item in session.items:
+        ledger.collected.add(item.nodeid)
+        ledger.modules.add(str(item.path))
         if uses_codegen(item) and (path := _static_path(item)) is not None:
             ledger.expected.setdefault(path, set()).add(item.nodeid)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
+        ledger = plugin_state(item.config).ledger
+        ledger.modules.add(str(item.path))
         if uses_codegen(item) and (path := _static_path(item)) is not None:
-            plugin_state(item.config).ledger.not_run.add(path)
+            ledger.not_run.add(path)
+            ledger.deselected[item.nodeid] = path
 
 
 # -- outcomes: keep-failed and the unused check need them ---------------------------------
@@ -121,6 +136,7 @@ def pytest_runtest_makereport(
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     node.workerinput[WORKERINPUT_KEY] = str(plugin_state(node.config).claims.directory)
+    node.workerinput[IDENTITY_INPUT_KEY] = identity(node.config).to_wire()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -146,9 +162,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if workeroutput is not None:
         workeroutput[WORKEROUTPUT_KEY] = state.ledger.to_wire()
         return
-    state.reports = build_reports(state.ledger, partial_run=_partial_run(config))
+    ident = identity(config)
+    state.reports = build_reports(state.ledger, partial_run=_partial_run(config),
+                                  sharded=ident.shard.sharded)
     if state.settings.report_path is not None:
-        write_report(state.settings.report_path, state.reports)
+        from ._run_report import build_run_report, write_run_report
+
+        run_report = build_run_report(config, state.ledger, state.reports, ident,
+                                      state.settings.cassette_dir)
+        config.stash[RUN_REPORT_KEY] = (run_report, write_run_report(config, run_report))
+    if (writer := ledger_writer(config)) is not None:
+        writer.finish()
     if (state.settings.unused == "fail" and unused_count(state.reports)
             and session.exitstatus == pytest.ExitCode.OK):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -157,6 +181,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
                             config: pytest.Config) -> None:
     state = plugin_state(config)
+    written = config.stash.get(RUN_REPORT_KEY, None)
     if state.reports:
         render(terminalreporter, state.reports, unused=state.settings.unused,
-               report_path=state.settings.report_path, root=config.rootpath)
+               report_path=written[1] if written else state.settings.report_path,
+               root=config.rootpath)
+    if not _is_worker(config):
+        render_lifecycle(terminalreporter, identity(config), written[0] if written else None,
+                         written[1] if written else None, state.ledger)

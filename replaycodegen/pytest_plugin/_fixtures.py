@@ -12,6 +12,7 @@ import pytest
 from replaycodegen.errors import CassetteError
 
 from ._guard import allowed_hosts, warn_swallowed
+from ._ledger import account_for_test
 from ._paths import CassetteMarker, MarkerError, cassette_path, merged_marker
 from ._settings import SetupError
 from ._state import USED_KEY, failed_so_far, plugin_state
@@ -31,6 +32,15 @@ def _marker(request: pytest.FixtureRequest) -> CassetteMarker:
         return merged_marker(request.node)
     except MarkerError as exc:
         _fail(request, exc)
+
+
+def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...] | None:
+    from ._generators import effective_match_on
+
+    try:
+        return effective_match_on(marker, config)
+    except SetupError:
+        return None
 
 
 @pytest.fixture
@@ -94,9 +104,7 @@ def codegen(
         handle.close()
         if failed and not state.settings.keep_failed:
             handle.drop_recorded()
-        use = handle.use()
-        if use is not None:
-            state.ledger.add_use(use, node.nodeid)
+        account_for_test(request.config, node.nodeid, handle, _match_on(marker, config))
     if blocked and not failed:
         warn_swallowed(node.nodeid, blocked)
 
@@ -134,8 +142,9 @@ def codegen_request() -> PythonExecutionRequest:
 
 
 @pytest.fixture
-def codegen_service(codegen: CodeGenerator) -> PythonExecutorService:
-    """A ``PythonExecutorService`` that generates with ``codegen``."""
+def codegen_service(codegen: CodeGenerator, tmp_path: Path) -> PythonExecutorService:
+    """A ``PythonExecutorService`` that generates with ``codegen``; its execution folders
+    go under the test's ``tmp_path`` (``executions/``) unless the config names a root."""
     from replaycodegen.executor import PythonExecutorService
 
-    return PythonExecutorService(generator=codegen)
+    return PythonExecutorService(generator=codegen, execution_root=tmp_path / "executions")

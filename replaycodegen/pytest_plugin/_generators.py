@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
+from replaycodegen.cassette.keys import validate_match_on
 from replaycodegen.cassette.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.cassette.store import CassetteStore
-from replaycodegen.errors import CodeGenerationError
+from replaycodegen.errors import CassetteError, CodeGenerationError
 from replaycodegen.generation.mock import MockCodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.recording import RecordingCodeGenerator
+from replaycodegen.lifecycle.budget import RecordingBudget
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 from ._claims import SessionClaims
@@ -35,6 +36,7 @@ OPENAI_KEYS = ("model", "base_url", "api_key", "temperature", "max_tokens", "tim
 CONFIG_KEYS = (*OPENAI_KEYS, "generator", "match_on", "description", "secrets",
                "block_live_calls", "allowed_hosts")
 """What ``codegen_config`` may hold."""
+DRY_RUN_KEY = "dry-run-never-sent"
 
 
 def checked_config(config: Any) -> dict[str, Any]:
@@ -84,9 +86,9 @@ class ReplayingMockCodeGenerator(MockCodeGenerator):
     def serve(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]) -> str:
         if self.cassette is None:
             self.misses += 1
-            raise explain_miss(None, request, error_chain, reason=NO_SUCH_CASSETTE,
-                               cassette_path=str(self.cassette_path),
-                               fix=no_cassette_fix(self.cassette_path))
+            raise self.note_miss(request, error_chain, explain_miss(
+                None, request, error_chain, reason=NO_SUCH_CASSETTE,
+                cassette_path=str(self.cassette_path), fix=no_cassette_fix(self.cassette_path)))
         return super().serve(request, error_chain)  # counts its misses itself
 
 
@@ -151,17 +153,22 @@ def _has_entries(path: Path) -> bool:
 
 
 def _start_afresh(path: Path, match_on: tuple[str, ...] | None, description: str) -> str:
-    empty = Cassette(path=str(path), match_on=match_on or DEFAULT_MATCH_ON,
-                     description=description)
+    """Empty the cassette once per session (locked; header and comments kept). A file
+    that does not load is refused with its problem and the fix, never replaced."""
+    from replaycodegen.lifecycle.rewrite import reset_keeping_kept
+
     store = CassetteStore(path)
-    store.write(empty)
+    reset_keeping_kept(store, match_on=match_on, description=description)  # crafted, hand stay
     store.close()
     return "rewritten"
 
 
 def recorder_mode(mode: str, path: Path, claims: SessionClaims,
-                  match_on: tuple[str, ...] | None, description: str) -> str:
+                  match_on: tuple[str, ...] | None, description: str,
+                  dry_run: bool = False) -> str:
     """The mode to give the recorder so ``once`` and ``rewrite`` act once per session."""
+    if dry_run:
+        return mode  # nothing is written: the recorder itself keeps rewrite in memory
     if mode == "once":
         decision = claims.first_decision(
             path, lambda: "replay" if _has_entries(path) else "record")
@@ -190,7 +197,26 @@ def real_generator(config: Mapping[str, Any], settings: CodegenSettings) -> Code
     base_url = settings.base_url_cli or url_from_config or settings.base_url_ini
     if kwargs.get("api_key") is None and settings.api_key_env:
         kwargs["api_key"] = os.environ.get(settings.api_key_env) or None
+    if kwargs.get("api_key") is None and settings.dry_run:
+        kwargs["api_key"] = DRY_RUN_KEY  # a dry run sends nothing
+    if settings.prompt_builder is not None:
+        from replaycodegen.lifecycle.project_settings import SettingError, load_prompt_builder
+
+        try:
+            kwargs["prompt_builder"] = load_prompt_builder(
+                settings.prompt_builder, where="--codegen-prompt-builder (codegen_prompt_builder)")
+        except SettingError as exc:
+            raise SetupError(str(exc)) from None
     return OpenAICodeGenerator(model, base_url=base_url, **kwargs)
+
+
+def session_budget(settings: CodegenSettings, claims: SessionClaims) -> RecordingBudget | None:
+    """The recording budget of the whole session: counts in a file of the run folder that
+    every xdist worker shares (``None`` without limits)."""
+    if settings.max_calls is None and settings.max_tokens is None:
+        return None
+    return RecordingBudget(settings.max_calls, settings.max_tokens,
+                           shared_file=claims.directory / "recording-budget.json")
 
 
 def open_generator(
@@ -214,7 +240,15 @@ def open_generator(
             f"  fix: set {env}, or put api_key (or a generator) in codegen_config, or replay "
             "with --codegen-record-mode=none") from None
     secrets = [str(s) for s in config.get("secrets", ())]
-    recorder = RecordingCodeGenerator(
-        real, path, recorder_mode(mode, path, claims, match_on, description),
-        match_on=match_on, description=description, secrets=secrets)
+    try:
+        recorder = RecordingCodeGenerator(
+            real, path,
+            recorder_mode(mode, path, claims, match_on, description, settings.dry_run),
+            match_on=match_on, description=description, secrets=secrets,
+            budget=session_budget(settings, claims), dry_run=settings.dry_run,
+            max_age=settings.max_age)
+    except CassetteError:
+        raise
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
     return GeneratorInUse(recorder, path, mode)

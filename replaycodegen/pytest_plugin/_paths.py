@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from replaycodegen.cassette.scrub import scrub_file_name
+
 from ._settings import RECORD_MODES
 
 MARKER = "codegen_cassette"
@@ -109,6 +111,7 @@ def merged_marker(item: pytest.Item) -> CassetteMarker:
 def safe_file_name(name: str, suffix: str = SUFFIX) -> str:
     """``name`` with characters unsafe in file names replaced by ``-``, shortened with a
     hash when it would be longer than ``MAX_FILE_NAME_BYTES``."""
+    name = scrub_file_name(name)  # a key in a parametrize id never reaches the file name
     clean = _UNSAFE.sub("-", name)
     if len((clean + suffix).encode("utf-8")) <= MAX_FILE_NAME_BYTES:
         return clean + suffix

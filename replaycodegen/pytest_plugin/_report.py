@@ -9,9 +9,7 @@ full run: an entry a failed, skipped or deselected test would have played is not
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from replaycodegen.errors import CassetteError
-
 if TYPE_CHECKING:
     from ._generators import CassetteUse
 
 WORKEROUTPUT_KEY = "replaycodegen"
-REPORT_VERSION = 1
 MAX_IDS_SHOWN = 6
 
 
@@ -49,14 +44,31 @@ class CodegenLedger:
         """Cassettes of deselected tests."""
         self.passed: set[str] = set()
         self.lost_worker = False
+        self.entries: dict[str, list[str]] = {}
+        """Cassette -> the entry ids it held, from the cassettes in memory (never re-read)."""
+        self.tests: dict[str, dict[str, Any]] = {}
+        """Test id -> what it did with its cassette (the report's ``tests``)."""
+        self.collected: set[str] = set()
+        self.deselected: dict[str, str] = {}
+        """Deselected test -> the cassette it would use."""
+        self.modules: set[str] = set()
+        """Test modules collected (for the cassette folders the run covers)."""
 
-    def add_use(self, use: CassetteUse, test_id: str) -> None:
-        tally = self.tallies.setdefault(str(use.path), CassetteTally())
+    def add_use(self, use: CassetteUse, test_id: str, *, entry_ids: list[str] | None = None,
+                changes: bool = False, misses: list[dict[str, Any]] | None = None) -> None:
+        path = str(use.path)
+        tally = self.tallies.setdefault(path, CassetteTally())
         tally.played |= use.played
         tally.recorded |= use.recorded
         tally.dropped |= use.dropped
         tally.misses += use.misses
         tally.users.add(test_id)
+        if entry_ids is not None and (changes or path not in self.entries):
+            known = self.entries.get(path, [])
+            self.entries[path] = list(dict.fromkeys([*known, *entry_ids]))
+        self.tests[test_id] = {"cassette": path, "played": sorted(use.played),
+                               "recorded": sorted(use.recorded), "dropped": sorted(use.dropped),
+                               "misses": misses or []}
 
     def to_wire(self) -> dict[str, Any]:
         """Plain lists and dicts, as execnet can send them."""
@@ -67,6 +79,8 @@ class CodegenLedger:
             "expected": {path: sorted(ids) for path, ids in self.expected.items()},
             "not_run": sorted(self.not_run),
             "passed": sorted(self.passed),
+            "entries": self.entries, "tests": self.tests, "collected": sorted(self.collected),
+            "deselected": self.deselected, "modules": sorted(self.modules),
         }
 
     def merge_wire(self, data: dict[str, Any]) -> None:
@@ -81,6 +95,12 @@ class CodegenLedger:
             self.expected.setdefault(path, set()).update(ids)
         self.not_run.update(data.get("not_run", ()))
         self.passed.update(data.get("passed", ()))
+        for path, ids in data.get("entries", {}).items():
+            self.entries[path] = list(dict.fromkeys([*self.entries.get(path, []), *ids]))
+        self.tests.update(data.get("tests", {}))
+        self.collected.update(data.get("collected", ()))
+        self.deselected.update(data.get("deselected", {}))
+        self.modules.update(data.get("modules", ()))
 
 
 @dataclass
@@ -95,51 +115,23 @@ class CassetteReport:
     """False when unused entries could not be known (see the module docstring)."""
 
 
-def _entry_ids(path: str) -> list[str] | None:
-    import warnings
-
-    from replaycodegen.cassette.loader import CassetteWarning, load_cassette
-
-    if not os.path.exists(path):
-        return []
-    try:
-        with warnings.catch_warnings():  # the tests that loaded it have shown them once
-            warnings.simplefilter("ignore", CassetteWarning)
-            return [entry.id for entry in load_cassette(path).entries]
-    except (CassetteError, OSError):
-        return None
-
-
-def build_reports(ledger: CodegenLedger, *, partial_run: bool) -> list[CassetteReport]:
+def build_reports(ledger: CodegenLedger, *, partial_run: bool,
+                  sharded: bool = False) -> list[CassetteReport]:
+    """One report per cassette used. Entry ids come from the cassettes the tests had in
+    memory; in a sharded run nothing is checked here (``replaycodegen combine`` does it)."""
     reports = []
     for path in sorted(ledger.tallies):
         tally = ledger.tallies[path]
         users = tally.users | ledger.expected.get(path, set())
-        checked = (not partial_run and not ledger.lost_worker and path not in ledger.not_run
-                   and users <= ledger.passed)
-        ids = _entry_ids(path) if checked else None
+        checked = (not partial_run and not sharded and not ledger.lost_worker
+                   and path not in ledger.not_run and users <= ledger.passed)
+        ids = ledger.entries.get(path) if checked else None
         seen = tally.played | tally.recorded
         unused = [i for i in ids if i not in seen] if ids is not None else []
         reports.append(CassetteReport(
             path, sorted(tally.played - tally.recorded), sorted(tally.recorded),
             sorted(tally.dropped), tally.misses, unused, ids is not None))
     return reports
-
-
-def report_data(reports: Iterable[CassetteReport]) -> dict[str, Any]:
-    """The ``--codegen-report`` JSON (read by ``replaycodegen prune --unused-from``)."""
-    return {"version": REPORT_VERSION, "cassettes": {
-        r.path: {"played": r.played, "recorded": r.recorded, "unused": r.unused,
-                 "misses": r.misses} for r in reports}}
-
-
-def write_report(path: Path, reports: Iterable[CassetteReport]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(report_data(reports), handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
 
 
 def unused_count(reports: Iterable[CassetteReport]) -> int:

@@ -6,13 +6,14 @@ the ``codegen_config`` fixture sits between the two: command line > fixture > in
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
+RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite", "stale")
 RECORDING_MODES: frozenset[str] = frozenset(RECORD_MODES) - {"none"}
 UNUSED_ACTIONS: tuple[str, ...] = ("ignore", "warn", "fail")
 DEFAULT_RECORD_MODE = "none"
@@ -42,6 +43,16 @@ _HELP = {
     "using the codegen fixture, the default) or all (every test)",
     "api_key_env": "environment variable that must hold the API key before recording "
     "starts (default OPENAI_API_KEY; empty: skip the check)",
+    "max_calls": "recording budget: at most N live calls in the whole session (xdist workers "
+    "included); past it a call fails the test without reaching the model",
+    "max_tokens": "recording budget: start no live call once N tokens are used in the session "
+    "(checked before each call with the usage known so far)",
+    "prompt_builder": "the prompt builder to record with, module:attribute (a PromptBuilder "
+    "subclass); `replaycodegen status` reads the same setting",
+    "max_age": "record mode stale also re-records entries older than this, e.g. 90d; "
+    "`replaycodegen status` and `lint` read the same setting",
+    "dry_run": "in a recording mode, call nothing and write nothing: a call that would go "
+    "live fails its test with a message naming the request",
 }
 
 
@@ -83,12 +94,18 @@ def add_options(parser: pytest.Parser) -> None:
                     help=_HELP["keep_failed"])
     group.addoption("--codegen-guard", choices=GUARD_SCOPES, help=_HELP["guard"])
     group.addoption("--codegen-api-key-env", metavar="NAME", help=_HELP["api_key_env"])
+    group.addoption("--codegen-max-calls", metavar="N", help=_HELP["max_calls"])
+    group.addoption("--codegen-max-tokens", metavar="N", help=_HELP["max_tokens"])
+    group.addoption("--codegen-prompt-builder", metavar="MODULE:ATTR",
+                    help=_HELP["prompt_builder"])
+    group.addoption("--codegen-max-age", metavar="AGE", help=_HELP["max_age"])
+    group.addoption("--codegen-dry-run", action="store_true", default=None, help=_HELP["dry_run"])
     group.addoption("--codegen-cache-dir", metavar="DIR", help=_CACHE_HELP["cache_dir"])
     group.addoption("--no-codegen-cache", action="store_true", default=False,
                     help=_CACHE_HELP["no_cache"])
     parser.addini("codegen_cache_dir", _CACHE_HELP["cache_dir"], default=None)
     for name, text in _HELP.items():
-        if name == "keep_failed":
+        if name in ("keep_failed", "dry_run"):
             parser.addini(f"codegen_{name}", text, type="bool")
         else:
             parser.addini(f"codegen_{name}", text, default=None)
@@ -109,6 +126,11 @@ class CodegenSettings:
     keep_failed: bool
     api_key_env: str
     guard: str = DEFAULT_GUARD_SCOPE
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    prompt_builder: str | None = None
+    max_age: _dt.timedelta | None = None
+    dry_run: bool = False
 
     @property
     def records(self) -> bool:
@@ -174,13 +196,51 @@ def read_settings(config: pytest.Config) -> CodegenSettings:
         keep_failed=bool(cli_keep) or bool(config.getini("codegen_keep_failed")),
         api_key_env=api_key_env,
         guard=_choice(config, "guard", GUARD_SCOPES, DEFAULT_GUARD_SCOPE),
+        max_calls=_count(config, "max_calls"),
+        max_tokens=_count(config, "max_tokens"),
+        prompt_builder=_cli(config, "prompt_builder") or _ini(config, "prompt_builder"),
+        max_age=_max_age(config),
+        dry_run=bool(config.getoption("codegen_dry_run", None))
+        or bool(config.getini("codegen_dry_run")),
     )
+
+
+def _where(config: pytest.Config, name: str) -> str:
+    if _cli(config, name) is not None:
+        return f"--codegen-{name.replace('_', '-')}"
+    return f"codegen_{name} in {config.inipath or 'the ini file'}"
+
+
+def _count(config: pytest.Config, name: str) -> int | None:
+    text = _cli(config, name) or _ini(config, name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise pytest.UsageError(f"replaycodegen: {_where(config, name)} = {text!r} is not a "
+                                "whole number >= 0")
+    return value
+
+
+def _max_age(config: pytest.Config) -> _dt.timedelta | None:
+    from replaycodegen.lifecycle.expiry import parse_max_age
+
+    text = _cli(config, "max_age") or _ini(config, "max_age")
+    if text is None:
+        return None
+    try:
+        return parse_max_age(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"replaycodegen: {_where(config, 'max_age')}: {exc}") from None
 
 
 def check_api_key(settings: CodegenSettings) -> None:
     """Refuse to start a recording session without a key: a UsageError before any test runs."""
     name = settings.api_key_env
-    if not settings.records or not name or os.environ.get(name, "").strip():
+    if settings.dry_run or not settings.records or not name or os.environ.get(name, "").strip():
         return
     raise pytest.UsageError(
         f"replaycodegen: record mode '{settings.record_mode}' calls the real model and needs "

@@ -86,7 +86,6 @@ def write_cassette(path: Path, pairs: Sequence[tuple[PythonExecutionRequest, lis
     store = CassetteStore(path)
     store.write(cassette)
     store.close()
-    Path(f"{path}.lock").unlink(missing_ok=True)
     return path
 
 

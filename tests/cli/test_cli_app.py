@@ -13,7 +13,7 @@ from replaycodegen.cli import app
 from tests.cli.conftest import ROOT, Invoke, stderr_lines
 
 COMMANDS = ["run", "record", "ls", "show", "diff", "behaviors", "new", "edit", "craft", "lint",
-            "rehash", "prune", "scrub"]
+            "rehash", "prune", "scrub", "combine", "merge-driver", "status"]
 
 
 def test_help_lists_every_command_with_a_line_each(invoke: Invoke) -> None:

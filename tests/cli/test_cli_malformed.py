@@ -111,7 +111,7 @@ def test_one_line_naming_file_and_line_and_the_file_is_unchanged(
     result = invoke(*args, input="results = {'value': 1}\n")
     assert not (isolated / "pwned_marker").exists()  # no YAML tag was ever executed
     assert sha256(path) == before
-    assert sorted(p.name for p in isolated.iterdir() if p.suffix != ".lock") == [name]
+    assert sorted(p.name for p in isolated.iterdir()) == [name]  # no lock file, no temp
     assert result.exit_code == 2, result.output
     lines = stderr_lines(result)
     assert len(lines) == 1, lines

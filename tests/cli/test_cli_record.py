@@ -136,8 +136,8 @@ def test_mode_none_never_calls_the_model(invoke: Invoke, server: FakeOpenAIServe
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("- user_query: q\n  task_objective: o\n- user_query: only a query\n",
-         "requests.yaml:3: request 2: task_objective: Field required"),
+        ("- user_query: q\n  task_objective: o\n- task_objective: only an objective\n",
+         "requests.yaml:3: request 2: user_query: Field required"),
         ("requests:\n  - user_query: q\n    task_objective: o\n    colour: red\n",
          "requests.yaml:2: request 1: unknown field(s) colour"),
         ("requests: [\n", "requests.yaml:2: invalid YAML"),

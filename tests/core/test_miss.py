@@ -89,19 +89,22 @@ async def test_miss_in_none_mode_names_the_mode_that_records(tmp_path: Path) -> 
 
 async def test_a_miss_near_a_scrubbed_entry_says_why(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.store import CassetteStore
+    """A cassette of replaycodegen 0.1 pinned the key of the unscrubbed request."""
+    from replaycodegen.cassette.keys import fingerprint
 
     monkeypatch.setenv("MY_TOKEN", "tok-0123456789")
     secret_request = REQ.model_copy(update={"user_query": "use tok-0123456789"})
-    cassette = Cassette()
-    cassette.add(entry_from_pair(entry_id="e1", request=secret_request, error_chain=[],
-                                 code="a", match_on=DEFAULT_MATCH_ON))
+    pinned = fingerprint(secret_request)
     path = tmp_path / "scrubbed.yaml"
-    CassetteStore(path).write(cassette)
+    path.write_text(
+        "version: 1\nentries:\n- id: e1\n  request:\n    user_query: use <SCRUBBED>\n"
+        f"    task_objective: {REQ.task_objective}\n  code: a\n  scrubbed: [user_query]\n"
+        f"  key: {pinned}\n"
+    )
     generator = MockCodeGenerator(cassette=path)
     assert await generator.generate_code(secret_request, []) == "a"  # pinned key: a hit
-    as_written = REQ.model_copy(update={"user_query": "use <SCRUBBED>"})
+    monkeypatch.delenv("MY_TOKEN")
+    other = REQ.model_copy(update={"user_query": "use <SCRUBBED>"})
     with pytest.raises(CassetteMiss) as info:
-        await generator.generate_code(as_written, [])
+        await MockCodeGenerator(cassette=path).generate_code(other, [])
     assert "its user_query held a secret that was scrubbed" in str(info.value)

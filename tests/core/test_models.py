@@ -58,21 +58,33 @@ def test_to_prompt_text_renders_every_part() -> None:
         stage="execution",
         analysis_issues=["no results assigned"],
     )
-    text = error.to_prompt_text()
-    assert text.startswith("Attempt 2 - EXECUTION FAILED")
-    assert "results = 1 / 0" in text
-    assert "ZeroDivisionError" in text
-    assert "division by zero" in text
-    assert "no results assigned" in text
-    assert "Traceback ..." in text
+    assert error.to_prompt_text() == (
+        "**Attempt 2 - EXECUTION FAILED**\n"
+        "\n"
+        "**Code that failed:**\n"
+        "```python\n"
+        "results = 1 / 0\n"
+        "```\n"
+        "\n"
+        "**Error Type:** ZeroDivisionError\n"
+        "**Error:** division by zero\n"
+        "\n"
+        "**Issues Found:**\n"
+        "  - no results assigned\n"
+        "\n"
+        "**Traceback:**\n"
+        "```\n"
+        "Traceback ...\n"
+        "```"
+    )
 
 
 def test_to_prompt_text_cuts_long_traceback_in_the_middle() -> None:
     traceback = "HEAD" + "x" * 5000 + "TAIL"
     text = ExecutionError("E", "m", traceback=traceback).to_prompt_text()
     assert "HEAD" in text and "TAIL" in text
-    assert "characters omitted" in text
-    assert len(text) < 1400
+    assert "\n... (truncated) ...\n" in text
+    assert len(text) < 1200
 
 
 def test_exceptions_share_one_base() -> None:

@@ -24,6 +24,7 @@ def test_wheel_contains_behaviors_and_types(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("replaycodegen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert "plot" in BEHAVIORS  # the ninth, hand-authored like the seed's eight
     for name in BEHAVIORS:
         assert f"replaycodegen/cassettes/behaviors/{name}.yaml" in names
     assert "replaycodegen/py.typed" in names

@@ -104,6 +104,34 @@ HIGH_RISK = {
         "import os\nopen(os.path.join('/etc', 'x'), 'w')",
         "write-outside-folder",
     ),
+    # The plain forms of issue 10.4.
+    "star import of os": ("from os import *\nsystem('ls')", "star-import"),
+    "star-imported system": ("from os import *\nsystem('ls')", "os.system"),
+    "star import of subprocess": ("from subprocess import *\nrun(['ls'])", "subprocess"),
+    "pathlib.os.system": ("import pathlib\npathlib.os.system('ls')", "os.system"),
+    "shutil.os.system": ("import shutil\nshutil.os.system('ls')", "os.system"),
+    "getattr chain": ("import pathlib\ngetattr(pathlib, 'os').system('ls')", "os.system"),
+    "sys.modules": ("import sys\nsys.modules['os'].system('ls')", "os.system"),
+    "vars(os)": ("import os\nvars(os)['system']('ls')", "os.system"),
+    "os.__dict__": ("import os\nos.__dict__['system']('ls')", "os.system"),
+    "asyncio shell": (
+        "import asyncio\nasyncio.create_subprocess_shell('ls')",
+        "asyncio-subprocess",
+    ),
+    "asyncio exec as": (
+        "from asyncio import create_subprocess_exec as run\nrun('ls')",
+        "asyncio-subprocess",
+    ),
+    "open file= mode= keywords": ("p = '/etc/x'\nopen(file=p, mode='w')", "write-outside-folder"),
+    "open mode in a variable": ("m = 'w'\nopen('/etc/x', m)", "write-outside-folder"),
+    "open computed mode": ("open('/etc/x', pick_mode())", "write-outside-folder"),
+    "os.open for writing": ("import os\nos.open('/etc/x', os.O_WRONLY)", "write-outside-folder"),
+    "urllib.request": ("import urllib.request\nurllib.request.urlopen('http://x')", "network"),
+    "from urllib.request import": ("from urllib.request import urlopen", "network"),
+    "http.client": ("import http.client\nhttp.client.HTTPConnection('x')", "network"),
+    "requests": ("import requests\nrequests.get('http://x')", "network"),
+    "httpx": ("import httpx\nhttpx.get('http://x')", "network"),
+    "aiohttp": ("import aiohttp\nsession = aiohttp.ClientSession()", "network"),
 }
 
 
@@ -131,6 +159,12 @@ SAFE = {
     "os helpers": "import os\nhere = os.getcwd()\np = os.path.join(here, 'x')",
     "Path relative write": "from pathlib import Path\nPath('out') .mkdir()\n",
     "dict get": "d = {'a': 1}\nv = d.get('a')",
+    "urllib.parse": "import urllib.parse\nq = urllib.parse.quote('a b')",
+    "http status": "from http import HTTPStatus\nok = HTTPStatus.OK",
+    "asyncio sleep": "import asyncio\nasyncio.run(asyncio.sleep(0))",
+    "relative open, computed mode": "open('out.txt', pick_mode())",
+    "os.open read only": "import os\nfd = os.open('/etc/hostname', os.O_RDONLY)",
+    "star import of math": "from math import *\nvalue = sqrt(2)",
 }
 
 
@@ -179,6 +213,12 @@ WRITES = {
     "pv variable put": ("import epics\npv = epics.PV('A:B')\npv.put(1)", "A:B"),
     "pv value assignment": ("from epics import PV\npv = PV('A:B')\npv.value = 3", "A:B"),
     "computed channel": ("write_channel(name_of_channel(), 1)", None),
+    "write_channels": ("write_channels({'A:B': 1, 'C:D': 2})", "A:B, C:D"),
+    "write_channels imported": (
+        "from replaycodegen.runtime import write_channels\nwrite_channels({'A:B': 1})",
+        "A:B",
+    ),
+    "write_channels computed": ("write_channels(new_values)", None),
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import textwrap
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from replaycodegen.models import ExecutionError, PythonExecutionRequest
 from replaycodegen.runtime import DEFAULT_CHANNELS
 
 from .conftest import ConfigFactory
-from .helpers import ScriptedGenerator
+from .helpers import ProcessWatch, ScriptedGenerator, ends
 
 SUCCESS = "results = {'value': 42}"
 
@@ -84,43 +82,22 @@ async def test_printing_100_mb_is_truncated(
 async def test_the_timeout_also_kills_processes_the_code_started(tmp_path: Path) -> None:
     # The runner alone (the service would refuse subprocess): a child that outlives the code.
     code = """
-        import subprocess, time
-        child = subprocess.Popen(["sleep", "60"])
-        open("child.pid", "w").write(str(child.pid))
+        import os, subprocess, time
+        os.mkdir("child")
+        child = subprocess.Popen(["sleep", "60"], cwd="child")
         time.sleep(60)
     """
-    folder = create_execution_folder(tmp_path, "group-kill")
+    folder = create_execution_folder(tmp_path / "runs", "group-kill")
 
-    outcome = await run_code(
-        textwrap.dedent(code),
-        folder,
-        limits=RunLimits(timeout_seconds=1.5, memory_limit_mb=None, max_output_bytes=1000),
-        channels=DEFAULT_CHANNELS,
-        writes_allowed=False,
-    )
+    async with ProcessWatch(folder) as watch:
+        outcome = await run_code(
+            textwrap.dedent(code),
+            folder,
+            limits=RunLimits(timeout_seconds=1.5, memory_limit_mb=None, max_output_bytes=1000),
+            channels=DEFAULT_CHANNELS,
+            writes_allowed=False,
+        )
 
     assert outcome.failure is not None and outcome.failure.error_type == "TimeoutError"
-    pid = int((folder / "child.pid").read_text())
-    assert await _ends(pid)
-
-
-async def _ends(pid: int) -> bool:
-    """Whether ``pid`` ends soon: SIGKILL is delivered asynchronously."""
-    for _ in range(100):
-        if not _is_running(pid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
-def _is_running(pid: int) -> bool:
-    """True while ``pid`` is alive; a zombie waiting for its reaper counts as ended."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
+    (child,) = watch.pids(under="child")
+    assert await ends(child)

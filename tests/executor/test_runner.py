@@ -12,10 +12,10 @@ import pytest
 
 from replaycodegen.executor import ExecutorConfigError
 from replaycodegen.executor.bootstrap import to_jsonable
+from replaycodegen.executor.environment import child_environment
 from replaycodegen.executor.runner import (
     RunLimits,
     RunOutcome,
-    child_environment,
     create_execution_folder,
     run_code,
 )
@@ -31,6 +31,7 @@ async def run(
     limits: RunLimits = LIMITS,
     channels: dict[str, Any] | None = None,
     writes_allowed: bool = True,
+    env: dict[str, str] | None = None,
 ) -> RunOutcome:
     folder = create_execution_folder(tmp_path / "runs", "runner-test")
     return await run_code(
@@ -39,6 +40,7 @@ async def run(
         limits=limits,
         channels=DEFAULT_CHANNELS if channels is None else channels,
         writes_allowed=writes_allowed,
+        env=env,
     )
 
 
@@ -208,33 +210,48 @@ async def test_writes_are_refused_when_not_allowed(tmp_path: Path) -> None:
     assert state["channels"]["BEAM:ENERGY"] == 3.0
 
 
-async def test_secrets_are_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_environment_is_an_allow_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secrets = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GITHUB_TOKEN", "DB_PASSWORD", "AWS_SECRET"]
     for name in secrets:
-        monkeypatch.setenv(name, "s3cr3t")
-    monkeypatch.setenv("HARMLESS_SETTING", "visible")
+        monkeypatch.setenv(name, "fake-s3cr3t-for-the-test")
+    monkeypatch.setenv("HARMLESS_SETTING", "not on the list")
 
     outcome = await run("import os\nresults = {'env': dict(os.environ)}", tmp_path)
 
     assert outcome.results is not None
     env = outcome.results["env"]
     assert not set(secrets) & set(env)
-    assert "s3cr3t" not in json.dumps(env)
-    assert env["HARMLESS_SETTING"] == "visible"
+    assert "fake-s3cr3t" not in json.dumps(env)
+    assert "HARMLESS_SETTING" not in env
+    assert env["HOME"] == str(outcome.folder)
+    assert env["MPLBACKEND"] == "Agg"
 
 
-def test_child_environment_drops_secrets_and_points_at_the_package(tmp_path: Path) -> None:
-    env = child_environment(
-        {"PATH": "/bin", "MY_API_KEY": "x", "openai_org": "y", "PYTHONPATH": "/extra"},
-        state_file=tmp_path / "state.json",
-        writes_allowed=False,
+async def test_execution_env_adds_named_variables(tmp_path: Path) -> None:
+    outcome = await run(
+        "import os\nresults = {'v': os.environ.get('MY_SETTING')}",
+        tmp_path,
+        env={"MY_SETTING": "visible"},
     )
 
-    assert "MY_API_KEY" not in env and "openai_org" not in env
+    assert outcome.results == {"v": "visible"}
+
+
+def test_child_environment_points_at_the_package_and_the_channel(tmp_path: Path) -> None:
+    env = child_environment(
+        folder=tmp_path,
+        control_fd=7,
+        sandboxed=False,
+        base={"PATH": "/bin", "MY_API_KEY": "x", "PYTHONPATH": "/extra"},
+    )
+
+    assert "MY_API_KEY" not in env
     assert env["PATH"] == "/bin"
-    assert env["PYTHONPATH"].endswith(":/extra")
-    assert Path(env["PYTHONPATH"].split(":")[0], "replaycodegen", "runtime.py").is_file()
-    assert env["REPLAYCODEGEN_WRITES_ALLOWED"] == "0"
+    assert env["REPLAYCODEGEN_CONTROL_FD"] == "7"
+    assert Path(env["PYTHONPATH"], "replaycodegen", "runtime.py").is_file()
+    assert "REPLAYCODEGEN_WRITES_ALLOWED" not in env
 
 
 def test_an_unwritable_root_names_the_setting_to_fix(tmp_path: Path) -> None:

@@ -219,6 +219,7 @@ async def test_metadata_describes_the_call_and_holds_no_key(server: FakeOpenAISe
         "prompt_sha256": PromptBuilder.fingerprint(sent["messages"]),
         "temperature": 0.0,
         "max_tokens": 4096,
+        "retries": 0,
     }
     assert set(meta["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
     assert meta["usage"]["prompt_tokens"] > 0

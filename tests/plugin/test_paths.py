@@ -139,4 +139,4 @@ def test_where(codegen_cassette_path):
     bad = pytester.runpytest("-o", "codegen_record_mode=sometimes", test_file)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*codegen_record_mode = 'sometimes'*is not valid; use one of: "
-                              "none, once, new_episodes, all, rewrite"])
+                              "none, once, new_episodes, all, rewrite, stale"])

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.maintenance.ops import read_codegen_report
+from replaycodegen.lifecycle.combine import combine_reports
+from replaycodegen.lifecycle.reports import RunReport
+from replaycodegen.lifecycle.reports import read_report as read_report_file
 
 from .helpers import make_project, read_report, write_cassette
 
@@ -199,9 +201,14 @@ def test_unused_entries_are_reported_and_can_fail_the_session(pytester: pytest.P
     failed.assert_outcomes(passed=2)
     assert failed.ret == pytest.ExitCode.TESTS_FAILED
     failed.stdout.fnmatch_lines(["FAILED: 1 unused cassette entry and --codegen-unused=fail"])
-    assert read_report(root / "out/report.json") == {"version": 1, "cassettes": {
-        str(cassette): {"played": ["e1", "e2"], "recorded": [], "unused": ["e3"], "misses": 0}}}
-    assert read_codegen_report(root / "out/report.json") == {cassette: ["e3"]}  # what prune reads
+    data = read_report(root / "out/report.json")
+    assert (data["format"], data["version"]) == ("replaycodegen-report", 2)
+    record = data["cassettes"]["cassettes/test_shared/shared.yaml"]  # relative to the rootdir
+    assert {k: record[k] for k in ("played", "recorded", "unused", "misses")} == {
+        "played": ["e1", "e2"], "recorded": [], "unused": ["e3"], "misses": 0}
+    run = read_report_file(root / "out/report.json")
+    assert isinstance(run, RunReport)
+    assert combine_reports([run]).unused(root) == {cassette: ["e3"]}  # what prune reads
 
 
 def test_unused_entries_are_not_judged_from_part_of_the_suite(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,331 @@
+"""CI-at-scale commands: ``combine`` and ``merge-driver``, plus what ``prune`` (reports,
+orphans) and ``record --from-ledger`` use (logic in ``replaycodegen.lifecycle``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from replaycodegen.cli.context import State, display_path, pass_state
+from replaycodegen.cli.errors import RunFailed, UserError
+
+if TYPE_CHECKING:
+    from replaycodegen.lifecycle.combine import CombinedReport
+    from replaycodegen.lifecycle.record_ledger import CallResult, PlannedCall
+    from replaycodegen.lifecycle.reports import OrphanRecord, RunReport
+
+MAX_LISTED = 20
+
+
+# -- reading reports ------------------------------------------------------------------------
+
+
+def _inputs(names: Sequence[str], pattern: str) -> list[tuple[Path, bool]]:
+    """``(file, found by a folder or glob)`` for every name (see ``outputs.expand_inputs``)."""
+    from replaycodegen.lifecycle.outputs import expand_inputs
+
+    out: list[tuple[Path, bool]] = []
+    for name in names:
+        files = expand_inputs([name], pattern=pattern)
+        found = Path(name).is_dir() or files != [Path(name)]
+        out.extend((f, found) for f in files)
+        if found and not files:
+            raise UserError(f"{name}: no {pattern} files found there")
+    return list(dict.fromkeys(out))
+
+
+def read_run_reports(state: State, names: Sequence[str]) -> list[RunReport]:
+    """The shard reports among ``names``; a non-report found in a folder is skipped with a
+    warning, a named file that is not one is an error."""
+    from replaycodegen.errors import CassetteError
+    from replaycodegen.lifecycle.combine import CombinedReport, read_any
+    from replaycodegen.lifecycle.reports import LegacyReport, RunReport
+
+    runs: list[RunReport] = []
+    for file, found in _inputs(names, "*.json"):
+        try:
+            report = read_any(file)
+        except CassetteError as exc:
+            if found and "not a replaycodegen report" in exc.reason:
+                state.out.warning(f"{file}: not a replaycodegen report; skipped")
+                continue
+            raise
+        if isinstance(report, CombinedReport):
+            if found:  # combine's own output, written into the reports folder
+                state.out.warning(f"{file}: a combined report, not a shard's; skipped")
+                continue
+            raise UserError(f"{file}: is a combined report; give the shard reports it was "
+                            "made from (or this file alone)")
+        if isinstance(report, LegacyReport):
+            raise UserError(f"{file}: a version 1 report (replaycodegen 0.1) has no shard or "
+                            "test information; write it again with `pytest --codegen-report`")
+        assert isinstance(report, RunReport)
+        runs.append(report)
+    return runs
+
+
+def combined_from(state: State, names: Sequence[str], *, allow_partial: bool = False,
+                  shards_only: bool = False) -> CombinedReport:
+    """One combined report: ``names`` is a combined report (unless ``shards_only``), or
+    shard reports to combine (exit 1 naming what is missing when they are incomplete)."""
+    from replaycodegen.lifecycle.combine import (
+        CombinedReport,
+        IncompleteReports,
+        combine_reports,
+        read_any,
+    )
+
+    if not shards_only and len(names) == 1 and Path(names[0]).is_file():
+        single = read_any(names[0])
+        if isinstance(single, CombinedReport):
+            return single
+    try:
+        return combine_reports(read_run_reports(state, names), allow_partial=allow_partial)
+    except IncompleteReports as exc:
+        raise RunFailed(f"{exc}; fix: download the reports of every shard (a re-run's replace "
+                        "the old ones), or pass --allow-partial to combine what there is "
+                        "(prune refuses a partial result)") from None
+
+
+# -- combine --------------------------------------------------------------------------------
+
+
+def _orphan_line(orphan: OrphanRecord) -> str:
+    renamed = (f"; likely renamed to {', '.join(orphan.likely_renamed_to)}"
+               if orphan.likely_renamed_to else "")
+    return f"{orphan.path} ({orphan.entries} entr{'y' if orphan.entries == 1 else 'ies'}{renamed})"
+
+
+def show_combined(state: State, combined: CombinedReport, output: str | None) -> None:
+    out = state.out
+    used = [r for r in combined.reports if not r.superseded]
+    replaced = len(combined.reports) - len(used)
+    unused = sum(len(c.unused) for c in combined.cassettes.values())
+    shards = ", ".join(r.shard for r in used)
+    out.heading(f"combined {len(used)} report(s) (shards {shards}"
+                + (f"; {replaced} older re-run(s) replaced" if replaced else "") + f"): "
+                f"{len(combined.cassettes)} cassette(s), {unused} unused entr"
+                f"{'y' if unused == 1 else 'ies'}, {len(combined.orphans)} orphan(s)")
+    if not combined.complete:
+        out.echo(out.style("PARTIAL", fg="yellow", bold=True) + ": "
+                 + "; ".join(combined.partial) + " (prune refuses a partial report)")
+    for name, cassette in list(combined.cassettes.items())[:MAX_LISTED]:
+        if cassette.unused:
+            out.echo(f"  {name}: unused {', '.join(cassette.unused)}")
+        elif not cassette.checked:
+            why = (f"{', '.join(cassette.not_passed[:3])} did not run and pass"
+                   if cassette.not_passed else "its entries are unknown")
+            out.echo(f"  {name}: not checked ({why})")
+    for orphan in combined.orphans[:MAX_LISTED]:
+        out.echo(f"  orphan {_orphan_line(orphan)}")
+    if output:
+        hint = (f"; remove them with `replaycodegen prune --unused-from {output}"
+                + (" --orphans" if combined.orphans else "") + "`"
+                if combined.complete and (unused or combined.orphans) else "")
+        out.echo(f"wrote {output}{hint}")
+
+
+@click.command(short_help="Combine the reports of CI shards into one.")
+@click.argument("reports", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the combined report to this file (read by prune --unused-from).")
+@click.option("--allow-partial", is_flag=True,
+              help="Combine an incomplete set (a shard missing); the result is labelled "
+              "partial and prune refuses it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the combined report as JSON.")
+@pass_state
+def combine(state: State, reports: tuple[str, ...], output: str | None, allow_partial: bool,
+            as_json: bool) -> None:
+    """Combine `pytest --codegen-report` files of every shard and xdist worker of a CI run.
+
+    REPORTS are files, folders (searched for *.json) or globs. An entry is unused only if
+    no shard played it and every test owning its cassette ran and passed in some shard.
+    Exit code 1 (naming the missing shards) when the set is incomplete, unless
+    --allow-partial; a shard reported twice counts once, the latest run.
+    """
+    from replaycodegen.lifecycle.outputs import write_json
+
+    combined = combined_from(state, reports, allow_partial=allow_partial, shards_only=True)
+    if output:
+        write_json(Path(output), combined.to_data())
+    if as_json:
+        state.out.json(combined.to_data())
+    else:
+        show_combined(state, combined, output)
+
+
+# -- prune: the verdict and orphans -----------------------------------------------------------
+
+
+def unused_from(state: State, names: Sequence[str], *, orphans: bool
+                ) -> tuple[dict[Path, list[str]], list[tuple[Path, OrphanRecord]]]:
+    """What prune may remove: unused ids per cassette and the orphan files, from a combined
+    report, one report, or several (combined here with combine's rules)."""
+    from replaycodegen.lifecycle.combine import read_any
+    from replaycodegen.lifecycle.outputs import resolve
+    from replaycodegen.lifecycle.reports import LegacyReport
+    from replaycodegen.maintenance.ops import read_codegen_report
+
+    if len(names) == 1 and Path(names[0]).is_file():
+        single = read_any(names[0])
+        if isinstance(single, LegacyReport):
+            if orphans:
+                raise UserError(f"{names[0]}: a version 1 report does not list orphans; write "
+                                "it again with this replaycodegen's `pytest --codegen-report`")
+            return read_codegen_report(names[0]), []
+    combined = combined_from(state, names)
+    if not combined.complete:
+        raise RunFailed(f"the report is partial ({'; '.join(combined.partial)}): prune needs "
+                        "the reports of every shard, combined without --allow-partial")
+    found = [(resolve(o.path, combined.roots), o) for o in combined.orphans] if orphans else []
+    return combined.unused(), found
+
+
+def _below(path: Path, targets: Sequence[str]) -> bool:
+    return not targets or any(
+        path == Path(t).resolve() or path.is_relative_to(Path(t).resolve()) for t in targets)
+
+
+def prune_orphans(state: State, orphans: Sequence[tuple[Path, OrphanRecord]],
+                  paths: Sequence[str], dry_run: bool) -> int:
+    """Delete the orphaned cassettes (under PATHS, when given); the number of errors."""
+    from replaycodegen.lifecycle.orphans import delete_orphan
+
+    errors = 0
+    for path, orphan in orphans:
+        if not _below(path, paths):
+            continue
+        shown = display_path(path)
+        if dry_run:
+            state.out.echo(f"{shown}: would remove this orphaned cassette "
+                           f"({_orphan_line(orphan).split(' (', 1)[1]}")
+            continue
+        try:
+            removed = delete_orphan(path)
+        except OSError as exc:
+            errors += 1
+            state.out.error(f"{shown}: cannot remove: {exc.strerror or exc}")
+            continue
+        state.out.echo(f"{shown}: " + ("removed orphaned cassette "
+                                       f"({_orphan_line(orphan).split(' (', 1)[1]}"
+                                       if removed else "no longer a cassette file; left alone"))
+    return errors
+
+
+# -- record --from-ledger -------------------------------------------------------------------
+
+
+def _call_line(call: PlannedCall) -> str:
+    from replaycodegen.cli.render import one_line, short_key
+
+    record = call.record
+    many = f"{call.count} entries" if call.count > 1 else "1 entry"
+    tests = ", ".join(call.tests[:3]) + (f" and {len(call.tests) - 3} more"
+                                         if len(call.tests) > 3 else "")
+    query = one_line(str(record.request.get("user_query", "")), 60)
+    return (f"{display_path(call.cassette)}: {many} for {tests} ({record.reason}; key "
+            f"{short_key(record.key)}; attempt {len(record.error_chain) + 1}; "
+            f"user_query={query!r})")
+
+
+def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | None,
+                       base_url: str | None, dry_run: bool) -> None:
+    """``replaycodegen record --from-ledger``: record exactly the misses the ledgers list."""
+    import asyncio
+
+    from replaycodegen.lifecycle.ledger import read_ledger
+    from replaycodegen.lifecycle.record_ledger import FAILED, RECORDED, plan, record_calls
+
+    records = [r for file, _ in _inputs(ledgers, "*.jsonl") for r in read_ledger(file)]
+    out = state.out
+    calls = plan(records)
+    if not calls:
+        out.echo("nothing to record: the ledger lists no misses")
+        return
+    if dry_run:
+        out.heading(f"would record {len(calls)} call(s) ({len(records)} miss(es) in the "
+                    "ledger); nothing was called")
+        for call in calls:
+            out.echo(f"  {_call_line(call)}")
+        return
+    from replaycodegen.cli.record_cmd import real_generator
+
+    generator = real_generator(model, base_url)
+
+    def show(result: CallResult) -> None:
+        if result.status == RECORDED:
+            out.echo(out.style("recorded", fg="green") + f" {', '.join(result.entry_ids)}: "
+                     + _call_line(result.call))
+        else:
+            label = out.style(result.status, fg="red" if result.status == FAILED else "yellow")
+            out.echo(f"{label} {_call_line(result.call)}: {result.message}")
+
+    results = asyncio.run(record_calls(calls, generator, on_result=show))
+    recorded = sum(len(r.entry_ids) for r in results if r.status == RECORDED)
+    failed = [r for r in results if r.status == FAILED]
+    cassettes = len({r.call.cassette for r in results if r.status == RECORDED})
+    out.heading(f"recorded {recorded} entr{'y' if recorded == 1 else 'ies'} into {cassettes} "
+                f"cassette(s) from {len(calls)} missed call(s)"
+                + (f"; {len(failed)} not recorded" if failed else ""))
+    if failed:
+        raise RunFailed(f"{len(failed)} missed call(s) were not recorded (see above)")
+
+
+# -- merge-driver ---------------------------------------------------------------------------
+
+
+def _git_merge_file(ours: str, base: str, theirs: str, marker_size: int) -> int:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "merge-file", f"--marker-size={marker_size}", "-L",
+                               "ours", "-L", "ancestor", "-L", "theirs", ours, base, theirs],
+                              check=False, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return 1
+    return 0 if done.returncode == 0 else 1
+
+
+@click.command("merge-driver", short_help="Merge three versions of a cassette (for git).")
+@click.argument("base", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ours", type=click.Path(exists=True, dir_okay=False))
+@click.argument("theirs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("marker_size", required=False, type=click.IntRange(1, 100), default=7)
+@click.argument("path", required=False)
+@pass_state
+def merge_driver(state: State, base: str, ours: str, theirs: str, marker_size: int,
+                 path: str | None) -> None:
+    """git's merge driver for cassettes: `replaycodegen merge-driver %O %A %B %L %P`.
+
+    \b
+    Set it up once per clone:
+      git config merge.replaycodegen.driver "replaycodegen merge-driver %O %A %B %L %P"
+    and in .gitattributes:
+      tests/cassettes/** merge=replaycodegen
+
+    Merges entry by entry and writes the result into OURS (%A). Exit code 0 for a clean
+    merge, 1 when entries conflict (both versions kept between conflict markers, which
+    lint and the loader report with file:line).
+    """
+    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.lifecycle.merge_driver import NotMergeable, merge
+
+    name = path or ours
+    texts = [read_text(p) for p in (base, ours, theirs)]
+    try:
+        result = merge(*texts, marker_size=marker_size, path=name)
+    except NotMergeable as exc:
+        state.out.warning(f"{exc}; merging it as text (git merge-file)")
+        raise click.exceptions.Exit(_git_merge_file(ours, base, theirs, marker_size)) from None
+    Path(ours).write_text(result.text, encoding="utf-8")
+    for old, new in result.renumbered.items():
+        state.out.echo(f"{name}: their new entry {old} is now {new} (the id was taken)",
+                       err=True)
+    if result.conflicts:
+        for conflict in result.conflicts:
+            state.out.echo(f"{name}: conflict: {conflict}", err=True)
+        raise click.exceptions.Exit(1)
+

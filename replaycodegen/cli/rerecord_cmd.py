@@ -1,0 +1,177 @@
+"""``replaycodegen record PATHS --stale`` / ``--entry ID``: re-record exactly those entries
+(logic in ``replaycodegen.lifecycle.rerecord``), print what happened to each, and write it
+as Markdown for a pull-request comment (``--summary-md``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from replaycodegen.cli.context import State, display_path
+from replaycodegen.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from replaycodegen.cli.record_cmd import Settings
+    from replaycodegen.cli.record_runner import Job, RunResult
+    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from replaycodegen.lifecycle.budget import RecordingBudget
+    from replaycodegen.lifecycle.bulk import CallGate
+    from replaycodegen.lifecycle.project_settings import ProjectSettings
+    from replaycodegen.lifecycle.rerecord import EntryResult, RerecordPlan
+
+
+def _plans(targets: list[str], *, stale: bool, entry_ids: list[str], settings: Settings,
+           project: ProjectSettings) -> list[RerecordPlan]:
+    from replaycodegen.cli.context import load
+    from replaycodegen.lifecycle.project_settings import freshness_policy
+    from replaycodegen.lifecycle.rerecord import plan_rerecord
+
+    policy = freshness_policy(project, prompt_builder=settings.prompt_builder,
+                              model=settings.model, max_age=settings.max_age) if stale else None
+    cassettes = [load(path) for path in targets]
+    found = {i for c in cassettes for i in entry_ids if c.has_id(i)}
+    missing = [i for i in entry_ids if i not in found]
+    if missing:
+        raise UserError(f"no entry {', '.join(missing)} in {', '.join(targets)}; fix: "
+                        "`replaycodegen show PATH` lists the ids")
+    plans = []
+    for cassette in cassettes:
+        ids = [i for i in entry_ids if cassette.has_id(i)]
+        try:
+            plans.append(plan_rerecord(cassette, policy=policy, entry_ids=ids))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return plans
+
+
+def rerecord(state: State, targets: list[str], *, stale: bool, entry_ids: list[str],
+             summary_md: str | None, settings: Settings, project: ProjectSettings,
+             budget: RecordingBudget, make_gate: Callable[[], CallGate],
+             make_recorder: Callable[..., RecordingCodeGenerator],
+             config_for: Callable[[int], dict[str, Any]], retries: int | None,
+             approve: bool) -> None:
+    from replaycodegen.cli.record_cmd import finish
+    from replaycodegen.cli.record_runner import Job, run_jobs
+
+    out = state.out
+    plans = _plans(targets, stale=stale, entry_ids=entry_ids, settings=settings,
+                   project=project)
+    todo = [plan for plan in plans if plan.targets]
+    for plan in plans:
+        shown = display_path(plan.path)
+        if not plan.targets:
+            out.echo(f"{shown}: nothing to re-record ({len(plan.before)} entries, none stale)")
+            continue
+        verb = "would re-record" if settings.dry_run else "re-recording"
+        out.heading(f"{shown}: {verb} {len(plan.targets)} entr"
+                    f"{'y' if len(plan.targets) == 1 else 'ies'} "
+                    f"({len(plan.requests)} request(s))")
+        for entry_id in plan.targets:
+            out.echo(f"  {plan.describe_target(entry_id)}")
+    if settings.dry_run or not todo:
+        if settings.dry_run and todo:
+            out.echo("dry run: nothing was called or written")
+        if summary_md is not None:
+            _write_markdown(summary_md, [(p, _planned(p)) for p in todo], dry_run=True)
+        return
+    gate = make_gate()
+    recorders = {plan.path: make_recorder(gate, plan.path, "stale", description=None,
+                                          budget=budget, settings=settings, project=project,
+                                          rerecord=plan.targets) for plan in todo}
+    jobs: list[Job] = []
+    for plan in todo:
+        for request in plan.requests:
+            if retries is not None:
+                request = request.model_copy(update={"retries": retries})
+            jobs.append(Job(len(jobs) + 1, request, recorders[plan.path]))
+    started = time.perf_counter()
+    try:
+        run = asyncio.run(run_jobs(state, jobs, gate=gate, config_for=config_for,
+                                   approve=approve, concurrency=settings.jobs,
+                                   label=f"re-recording {len(jobs)} requests"))
+    finally:
+        for recorder in recorders.values():
+            recorder.close()
+    results = _results(todo, recorders, run)
+    _print(state, results, gate, budget, time.perf_counter() - started, run)
+    if summary_md is not None:
+        _write_markdown(summary_md, results, dry_run=False)
+        out.echo(f"summary written to {summary_md}")
+    finish(run, budget)
+
+
+def _planned(plan: RerecordPlan) -> list[EntryResult]:
+    from replaycodegen.lifecycle.rerecord import EntryResult
+
+    return [EntryResult(i, "; ".join(plan.reasons.get(i) or ["asked for (--entry)"]),
+                        _what(plan, i)) for i in plan.targets]
+
+
+def _what(plan: RerecordPlan, entry_id: str) -> str:
+    entry = plan.before[entry_id]
+    query = str((entry.request or {}).get("user_query", ""))
+    return f"request {query[:60]!r}, attempt {len(entry.error_chain) + 1}"
+
+
+def _results(plans: list[RerecordPlan], recorders: dict[str, RecordingCodeGenerator],
+             run: RunResult) -> list[tuple[RerecordPlan, list[EntryResult]]]:
+    from replaycodegen.cassette.keys import canonical_json, request_fields
+    from replaycodegen.cli.service_loop import FAILED, OK
+    from replaycodegen.lifecycle.rerecord import summarize
+
+    out = []
+    for plan in plans:
+        recorder = recorders[plan.path]
+        unfinished = {  # requests whose run stopped early (budget, Ctrl-C...), by identity
+            canonical_json(request_fields(r.job.request, recorder.cassette.match_on)):
+                r.outcome.status
+            for r in run.results
+            if r.job.recorder is recorder and r.outcome.status not in (OK, FAILED)
+        }
+        out.append((plan, summarize(plan, recorder.cassette, recorder.recorded,
+                                    recorder.cassette.played_ids, unfinished)))
+    return out
+
+
+def _print(state: State, results: list[tuple[RerecordPlan, list[EntryResult]]],
+           gate: CallGate, budget: RecordingBudget, seconds: float, run: RunResult) -> None:
+    from replaycodegen.lifecycle.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
+
+    out = state.out
+    counts = dict.fromkeys((CODE_CHANGED, UNCHANGED, NEW, NOT_REACHED), 0)
+    for plan, entries in results:
+        out.echo()
+        out.heading(f"{display_path(plan.path)}:")
+        for entry in entries:
+            out.echo(f"  {entry.entry_id}: {entry.outcome} ({entry.what})")
+            for line in entry.diff:
+                out.echo(f"      {line}")
+            key = next((k for k in counts if entry.outcome.startswith(k)), None)
+            if key is not None:
+                counts[key] += 1
+    out.echo()
+    out.echo(f"re-recorded: {counts[CODE_CHANGED]} code changed, {counts[UNCHANGED]} unchanged, "
+             f"{counts[NEW]} new, {counts[NOT_REACHED]} no longer reached; live calls "
+             f"{gate.calls}, tokens {gate.tokens}, retries {gate.retries}; "
+             f"{seconds:.2f} s")
+    if budget.limited:
+        out.echo(f"budget: {budget.describe()}")
+    for result in run.results:
+        if result.outcome.status != "ok":
+            out.echo(f"  request {result.job.number} ({result.job.request.user_query[:60]!r}): "
+                     f"{result.outcome.status}: {result.outcome.message[:200]}")
+
+
+def _write_markdown(path: str, results: list[tuple[RerecordPlan, list[EntryResult]]], *,
+                    dry_run: bool) -> None:
+    from replaycodegen.lifecycle.rerecord import to_markdown
+
+    text = to_markdown([(display_path(p.path), entries) for p, entries in results],
+                       dry_run=dry_run)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the summary: {exc.strerror or exc}") from None

@@ -1,0 +1,99 @@
+"""The miss ledger: a replay run lists every miss; `record --from-ledger` records exactly
+those calls (against the loopback FakeOpenAIServer) and the next replay passes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from replaycodegen.cli import cli
+from replaycodegen.testing import FakeOpenAIServer
+
+from .helpers import FAKE_KEY, codes_by_query, make_project, write_cassette
+
+SUITE = """
+import pytest
+
+pytestmark = pytest.mark.codegen_cassette("shared")
+
+
+async def test_known(codegen, ask):
+    assert "results" in await codegen.generate_code(ask("q1"), [])
+
+
+async def test_new_query(codegen, ask):
+    assert "results" in await codegen.generate_code(ask("q2"), [])
+
+
+async def test_retry(codegen, ask):
+    chain = ["NameError: name 'numpy' is not defined"]
+    assert "results" in await codegen.generate_code(ask("q3"), chain)
+
+
+@pytest.mark.codegen_cassette("brand_new")
+async def test_new_cassette(codegen, ask):
+    assert "results" in await codegen.generate_code(ask("q4"), [])
+"""
+
+
+def test_a_ledger_from_replay_is_recorded_back_and_nothing_else(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(pytester, test_suite=SUITE)
+    shared = root / "cassettes/test_suite/shared.yaml"
+    write_cassette(shared, {"q1": "results = {'v': 1}"})
+    before = shared.read_bytes()
+
+    replay = pytester.runpytest_subprocess("-n", "2", "--codegen-ledger=ci/ledger.jsonl")
+    replay.assert_outcomes(passed=1, failed=3)  # the tests that missed still fail
+    replay.stdout.fnmatch_lines([
+        "miss ledger: 3 misses in ci/ledger.jsonl; record them with "
+        "`replaycodegen record --from-ledger ci/ledger.jsonl`"])
+    lines = [json.loads(line) for line in (root / "ci/ledger.jsonl").read_text().splitlines()]
+    assert sorted((line["test"], line["reason"], line["cassette"]) for line in lines) == [
+        ("test_suite.py::test_new_cassette", "no such cassette",
+         "cassettes/test_suite/brand_new.yaml"),
+        ("test_suite.py::test_new_query", "no match", "cassettes/test_suite/shared.yaml"),
+        ("test_suite.py::test_retry", "no match", "cassettes/test_suite/shared.yaml")]
+    retry = next(line for line in lines if line["test"].endswith("test_retry"))
+    assert retry["request"]["user_query"] == "q3"
+    assert retry["error_chain"] == ["NameError: name 'numpy' is not defined"]
+    assert retry["closest"] == ["e1"]
+    assert not (root / "ci/ledger.jsonl.lock").exists()
+
+    dry = CliRunner().invoke(cli, ["record", "--from-ledger", "ci", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would record 3 call(s)" in dry.output
+    assert fake_server.requests == [] and shared.read_bytes() == before
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    recorded = CliRunner().invoke(cli, ["record", "--from-ledger", "ci/ledger.jsonl",
+                                        "--base-url", fake_server.base_url])
+    assert recorded.exit_code == 0, recorded.output
+    assert "recorded 3 entries into 2 cassette(s) from 3 missed call(s)" in recorded.output
+    assert len(fake_server.requests) == 3  # exactly the missed calls, nothing else
+    assert set(codes_by_query(shared)) == {"q1", "q2", "q3"}
+    assert set(codes_by_query(root / "cassettes/test_suite/brand_new.yaml")) == {"q4"}
+
+    again = pytester.runpytest("--codegen-ledger=ci/ledger.jsonl")
+    again.assert_outcomes(passed=4)
+    assert (root / "ci/ledger.jsonl").read_text() == ""  # this run's misses: none
+    twice = CliRunner().invoke(cli, ["record", "--from-ledger", "ci/ledger.jsonl"])
+    assert twice.exit_code == 0 and "nothing to record" in twice.output
+    assert len(fake_server.requests) == 3
+
+
+def test_record_from_ledger_needs_a_key_and_reports_a_bad_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ledger = Path(pytester.path, "ledger.jsonl")
+    ledger.write_text('{"format": "replaycodegen-miss", "version": 1}\n')
+    bad = CliRunner().invoke(cli, ["record", "--from-ledger", str(ledger)])
+    assert bad.exit_code == 2
+    assert f"{ledger}:1: missing field" in bad.output
+    ledger.write_text("")
+    assert CliRunner().invoke(cli, ["record", "--from-ledger", str(ledger)]).exit_code == 0
