@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from replaycodegen.errors import CassetteError
 
@@ -17,15 +16,10 @@ VCRPY_CASSETTE = "a vcrpy HTTP cassette (pytest-recording's or vcrpy's), not a r
 _TOP_LEVEL = re.compile(r"(?m)^(interactions|entries)\s*:")
 
 
-def foreign_kind(data: Any) -> str | None:
-    """What parsed YAML is when it is another tool's cassette, else ``None``."""
-    if isinstance(data, dict) and "interactions" in data and "entries" not in data:
-        return VCRPY_CASSETTE
-    return None
-
-
 def foreign_kind_of_text(text: str) -> str | None:
-    """:func:`foreign_kind` from the text alone (top-level keys), without parsing it."""
+    """What the text is when it is another tool's cassette, else ``None``: from its
+    top-level keys alone, without parsing it (the loader's check after parsing is
+    ``replaycodegen.cassette.validate.is_vcrpy_cassette``)."""
     keys = {match.group(1) for match in _TOP_LEVEL.finditer(text)}
     return VCRPY_CASSETTE if keys == {"interactions"} else None
 

@@ -71,6 +71,7 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
+    from replaycodegen.cassette.loader import NotACassetteError
     from replaycodegen.errors import CassetteError
     from replaycodegen.lifecycle.project_settings import find_project_settings, resolve_max_age
     from replaycodegen.maintenance.lint import lint_file
@@ -83,6 +84,12 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
     files = expand_paths(paths)
     for path in files:
         result = lint_file(path, max_age=age, max_age_text=age_text)
+        if isinstance(result.load_error, NotACassetteError):  # another tool's (vcrpy)
+            if not as_json:
+                out.echo(result.load_error.skipped)
+            reports.append({"path": str(path), "loaded": False, "skipped": True,
+                            "error": result.load_error.skipped, "findings": [], "fixed": []})
+            continue
         if result.load_error is not None:
             errors += 1
             if not as_json:
