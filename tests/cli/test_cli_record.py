@@ -110,9 +110,7 @@ def test_a_request_that_fails_every_attempt_exits_1_but_stays_recorded(
     result = record(invoke, server, "--cassette", "bad.yaml", "--query", "q", "--retries", "2")
     assert result.exit_code == 1
     assert "recorded 2 new entries" in result.stdout
-    assert "error: 1 of 1 request(s) did not finish (failed: all 2 attempts failed" in (
-        result.stderr
-    )
+    assert "error: the request did not finish: failed: all 2 attempts failed" in result.stderr
     assert len(load_cassette(isolated / "bad.yaml").entries) == 2
 
 
@@ -139,7 +137,7 @@ def test_mode_none_never_calls_the_model(invoke: Invoke, server: FakeOpenAIServe
         ("- user_query: q\n  task_objective: o\n- task_objective: only an objective\n",
          "requests.yaml:3: request 2: user_query: Field required"),
         ("requests:\n  - user_query: q\n    task_objective: o\n    colour: red\n",
-         "requests.yaml:2: request 1: unknown field(s) colour"),
+         "requests.yaml:2: request 1: unknown field colour"),
         ("requests: [\n", "requests.yaml:2: invalid YAML"),
         ("{}\n", "requests.yaml:1: expected a non-empty list of requests"),
     ],

@@ -109,7 +109,7 @@ def test_on_a_terminal_the_user_is_asked(invoke: Invoke, monkeypatch: pytest.Mon
     assert "Approve and run this code?" in result.output
     assert result.exit_code == code
     if code:
-        assert "rejected and not executed" in result.stderr
+        assert "error: refused: you refused the code of attempt 1 at the prompt" in result.stderr
 
 
 def test_a_cassette_replays_its_first_request(invoke: Invoke, sample: Path) -> None:
