@@ -134,8 +134,8 @@ class AttemptPrinter:
         limit = self.timeout_seconds
 
         def label(seconds: float) -> str:
-            bound = f"; stopped at {limit:g} s (--timeout S)" if limit is not None else ""
-            return f"attempt {number} running: {seconds:.0f} s{bound}"
+            bound = f" (killed at {limit:g} s; --timeout S)" if limit is not None else ""
+            return f"attempt {number} running for {seconds:.0f} s{bound}"
 
         self.out.live = self._spinner
         self._spinner.start(label)
@@ -153,18 +153,15 @@ class AttemptPrinter:
                 self._failure(item)
 
     def _failure(self, item: Any) -> None:
-        from replaycodegen.models import ExecutionError, error_text
+        from replaycodegen.models import ExecutionError
 
         out = self.out
         if isinstance(item, ExecutionError):
             label = f"attempt {item.attempt_number} failed ({item.stage or 'execution'}):"
             out.echo(out.style("FAILED", fg="red", bold=True) + f" {label} "
-                     + one_line(error_text(item), 300))
+                     + one_line(cli_error_text(item), 300))
             for issue in item.analysis_issues:
                 out.echo(f"  finding: {issue}")
-            if item.error_type == TIMEOUT_ERROR and self.timeout_seconds is not None:
-                out.echo(f"  fix: give each attempt more time with --timeout S (now "
-                         f"{self.timeout_seconds:g} s), or make the code faster")
             if item.traceback:
                 tail = item.traceback.rstrip().splitlines()[-TRACEBACK_TAIL_LINES:]
                 for line in tail:
@@ -307,7 +304,7 @@ def timeout_of(config: dict[str, Any]) -> float:
 
 def _failure_message(exc: PythonExecutorError) -> str:
     from replaycodegen.errors import CodeRuntimeError, CodeSyntaxError
-    from replaycodegen.models import ExecutionError, error_text
+    from replaycodegen.models import ExecutionError
 
     chain = exc.error_chain
     if not isinstance(exc, CodeRuntimeError | CodeSyntaxError) or not chain:
@@ -316,7 +313,18 @@ def _failure_message(exc: PythonExecutorError) -> str:
     stage = last.stage if isinstance(last, ExecutionError) else "execution"
     count = ("the only attempt failed" if len(chain) == 1
              else f"all {plural(len(chain), 'attempt')} failed")
-    return f"{count}; the last ({stage}): {one_line(error_text(last), 300)}"
+    return f"{count}; the last ({stage}): {one_line(cli_error_text(last), 300)}"
+
+
+def cli_error_text(item: Any) -> str:
+    """A failure's text, with the executor's setting named as the command line's option
+    (``execution.timeout_seconds`` is ``--timeout`` here)."""
+    from replaycodegen.models import error_text
+
+    text = error_text(item)
+    if getattr(item, "error_type", "") == TIMEOUT_ERROR:
+        text = text.replace("execution.timeout_seconds", "--timeout S")
+    return text
 
 
 def _decide(approve: bool, *, ask: bool = True) -> bool | None:

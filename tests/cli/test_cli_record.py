@@ -170,3 +170,59 @@ def test_a_bad_base_url_is_bad_input(invoke: Invoke) -> None:
                     env={"OPENAI_API_KEY": DUMMY_KEY})
     assert result.exit_code == 2
     assert "is not an http(s) URL" in result.stderr and "nothing was recorded" in result.stderr
+
+
+# -- whole messages (issue 15 item 13) ------------------------------------------------------
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lost connections are retried at once (the real waits are 1, 2, 4 s)."""
+    from replaycodegen.lifecycle.bulk import CallGate
+
+    monkeypatch.setattr(CallGate, "_backoff", lambda self, attempt, retry_after: 0.0)
+
+
+def test_a_miss_is_explained_whole(invoke: Invoke, server: FakeOpenAIServer,
+                                   isolated: Path) -> None:
+    server.queue_response(fenced("results = {'x': 1}"))
+    assert record(invoke, server, "--cassette", "c.yaml", "--query", "mean current",
+                  "--objective", "average it").exit_code == 0
+    result = record(invoke, server, "--cassette", "c.yaml", "--query", "mean curent",
+                    "--objective", "average it", "--mode", "none")
+    assert result.exit_code == 1
+    err = result.stderr
+    assert err.startswith("error: the request did not finish: cassette miss: replaycodegen: "
+                          "no cassette entry for this request (no match)")
+    for line in ("closest entries:", "- e1 [recorded, line ", "1 difference",
+                 "user_query: recorded 'mean current' != now 'mean curent'", "how to fix:"):
+        assert line in err
+    assert "..." not in err
+    assert "request 1 ('mean curent'): cassette miss (the error below says why)" in (
+        result.stdout)
+
+
+def test_a_connection_error_keeps_its_whole_fix(invoke: Invoke, isolated: Path,
+                                                no_backoff: None) -> None:
+    result = invoke("record", "--cassette", "c.yaml", "--query", "q", "--base-url",
+                    "http://127.0.0.1:9/v1", "--max-retries", "0",
+                    env={"OPENAI_API_KEY": DUMMY_KEY})
+    assert result.exit_code == 1
+    assert "cannot connect" in result.stderr
+    assert result.stderr.rstrip().endswith(
+        "Check that the server is running at base_url (OPENAI_BASE_URL) and reachable from "
+        "here.")
+
+
+def test_with_several_requests_each_message_is_in_the_summary(
+    invoke: Invoke, isolated: Path, no_backoff: None
+) -> None:
+    (isolated / "requests.yaml").write_text("- user_query: one\n- user_query: two\n")
+    result = invoke("record", "--cassette", "c.yaml", "--requests", "requests.yaml",
+                    "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0",
+                    env={"OPENAI_API_KEY": DUMMY_KEY})
+    assert result.exit_code == 1
+    assert result.stdout.count("and reachable from here.") == 2
+    assert stderr_lines(result)[-1] == (
+        "error: 2 of 2 requests did not finish (request 1: failed, request 2: failed); each "
+        "request's whole message is in the summary")
