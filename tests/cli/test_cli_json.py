@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ from replaycodegen.lifecycle.ledger import make_record
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import ROOT, Invoke, request, stderr_lines, write_cassette
 from tests.cli.test_cli_maintain import SECRET, leaky, report, stale
-from tests.cli.test_cli_record import no_backoff  # noqa: F401  (a fixture)
+from tests.cli.test_cli_record import DUMMY_KEY, record
 
-DUMMY_KEY = "dummy-key-for-the-json-tests"
 WITHOUT_JSON = {"merge-driver"}
 """git runs it and reads only its exit code and the file it writes (docs/cli.md)."""
 ERROR_KEYS = {"message", "path", "line", "field", "hint", "exit_code"}
@@ -31,17 +29,6 @@ ERROR_KEYS = {"message", "path", "line", "field", "hint", "exit_code"}
 def document(result: Result) -> Any:
     """The whole of stdout, parsed: it must be one JSON document and nothing else."""
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as running:
-        yield running
-
-
-def record(invoke: Invoke, server: FakeOpenAIServer, *args: str) -> Result:
-    return invoke("record", "--base-url", server.base_url, "--model", "fake-model", *args,
-                  env={"OPENAI_API_KEY": DUMMY_KEY})
 
 
 # -- which commands ----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from tests.cli.conftest import Invoke, stderr_lines
 DUMMY_KEY = "dummy-key-for-the-cli-tests"
 BROKEN = 'results = {"mean": statistics.mean([1, 2, 3])}'
 FIXED = 'import statistics\nresults = {"mean": statistics.mean([1, 2, 3])}'
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as running:
-        yield running
 
 
 def record(invoke: Invoke, server: FakeOpenAIServer, *args: str) -> Result:
@@ -173,14 +166,6 @@ def test_a_bad_base_url_is_bad_input(invoke: Invoke) -> None:
 
 
 # -- whole messages (issue 15 item 13) ------------------------------------------------------
-
-
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lost connections are retried at once (the real waits are 1, 2, 4 s)."""
-    from replaycodegen.lifecycle.bulk import CallGate
-
-    monkeypatch.setattr(CallGate, "_backoff", lambda self, attempt, retry_after: 0.0)
 
 
 def test_a_miss_is_explained_whole(invoke: Invoke, server: FakeOpenAIServer,
