@@ -134,6 +134,21 @@ def test_record_json_failure_keeps_the_whole_message(invoke: Invoke, isolated: P
     assert req["message"] in data["error"]["message"]
 
 
+def test_rerecord_json_counts_agree_with_the_outcomes(invoke: Invoke, server: FakeOpenAIServer,
+                                                    demo_copy: Path) -> None:
+    dry = document(invoke("record", str(demo_copy), "--stale", "--dry-run", "--json"))
+    assert dry["dry_run"] is True
+    assert [e["id"] for c in dry["cassettes"] for e in c["entries"]] == ["e1", "e2"]
+    result = record(invoke, server, str(demo_copy), "--stale", "--json")
+    assert result.exit_code == 0, result.output
+    data = document(result)
+    outcomes = [e["outcome"] for c in data["cassettes"] for e in c["entries"]]
+    for name, count in data["counts"].items():
+        assert count == sum(1 for o in outcomes if o.startswith(name))
+    assert data["calls"] == len(server.requests) == 1
+    assert [r["status"] for r in data["requests"]] == ["ok"]
+
+
 def test_record_from_ledger_json(invoke: Invoke, server: FakeOpenAIServer,
                                  isolated: Path) -> None:
     wanted = request("from the ledger")
