@@ -116,9 +116,10 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
         for finding in left:
             out.echo(str(finding))
     remaining = sum(len(r["findings"]) for r in reports)
-    errors = sum(1 for r in reports if r["error"] is not None)
-    unloadable = sum(1 for r in reports if not r["loaded"])
-    clean = sum(1 for r in reports if r["loaded"] and not r["findings"] and not r["error"])
+    counted = [r for r in reports if not r.get("skipped")]  # another tool's file: not ours
+    errors = sum(1 for r in counted if r["error"] is not None)
+    unloadable = sum(1 for r in counted if not r["loaded"])
+    clean = sum(1 for r in counted if r["loaded"] and not r["findings"] and not r["error"])
     if as_json:
         out.json({"files": reports, "checked": len(reports), "clean": clean,
                   "findings": remaining, "fixed": sum(len(r["fixed"]) for r in reports),
