@@ -306,7 +306,7 @@ def child_replay(
         cassette = None
         gc.collect()
         started = time.perf_counter()
-        cassette = load_cassette(path)
+        cassette = load_cassette(path, cache=False)  # the parse, not the cache
         loads.append(time.perf_counter() - started)
         if rep == 0:
             out["rss_after_load_mib"] = current_rss_mib()
@@ -853,7 +853,7 @@ def bench_record(profile: Profile, items: list[Any], folder: Path, report: Repor
         path = folder / f"recorded-{size}.yaml"
         runs = [record_run(items[:size], path) for _ in range(profile.record_reps)]
         elapsed, cassette, per_call = min(runs, key=lambda run: run[0])
-        if len(load_cassette(path)) != size:
+        if len(load_cassette(path, cache=False)) != size:
             raise AssertionError("the recorded cassette does not load back whole")
         write_s, atomic_s = final_write(cassette, path, profile.write_reps)
         ratio = elapsed / write_s
@@ -1160,7 +1160,7 @@ def profile_section(section: str, folder: Path) -> None:
     paths = write_cassettes(items, [2_000], folder) if section != "record" else {}
     profiler = cProfile.Profile()
     if section == "load":
-        profiler.runcall(load_cassette, paths[2_000])
+        profiler.runcall(load_cassette, paths[2_000], cache=False)
     elif section == "replay":
         generator = MockCodeGenerator(cassette=paths[2_000])
         calls = [to_call(items[random.Random(i).randrange(2_000)], i) for i in range(20_000)]
@@ -1254,6 +1254,11 @@ def run(
             from bench_sandbox import bench_sandbox
 
             bench_sandbox(profile.name, report, Row)
+        if "loadscale" in sections:  # scripts/bench_load.py
+            import bench_load
+
+            for row in bench_load.run(profile.name, folder / "loadscale"):
+                report.add(Row(section="loadscale", **row))
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1277,7 +1282,7 @@ def run(
 
 
 SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle", "rewrite", "fresh",
-            "sandbox")
+            "sandbox", "loadscale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

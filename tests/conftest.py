@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from replaycodegen import ExecutionError, PythonExecutionRequest
 from replaycodegen.cassette.locking import LOCK_DIR_ENV
+
+if "REPLAYCODEGEN_CACHE_DIR" not in os.environ:
+    # The parsed-cassette cache of this test run (and of the processes it starts): a temp
+    # folder, never the user's cache. xdist workers inherit it from the controller.
+    _CACHE_DIR = tempfile.mkdtemp(prefix="replaycodegen-test-cache-")
+    os.environ["REPLAYCODEGEN_CACHE_DIR"] = _CACHE_DIR
+    atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -155,7 +155,10 @@ class Entry:
         if self.pins_key:
             assert self.stored_key is not None
             return self.stored_key, True
-        fields = {name: self.request.get(name, _default_of(name)) for name in match_on}
+        request = self.request
+        fields = {  # the default only for a field the entry leaves out (it costs)
+            name: request[name] if name in request else _default_of(name) for name in match_on
+        }
         payload = key_payload(fields, [e.key_fields() for e in self.error_chain])
         return hashlib.sha256(payload).hexdigest(), _PLACEHOLDER_BYTES in payload
 

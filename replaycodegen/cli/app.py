@@ -196,7 +196,9 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     ctx = click.get_current_context(silent=True)
     state = ctx.find_object(State) if ctx is not None else None
     out = state.out if state is not None else Output()
-    out.warning(str(message))
+    loader = sys.modules.get("replaycodegen.cassette.loader")  # a cassette's warning: at it
+    at_cassette = loader is not None and issubclass(category, loader.CassetteWarning)
+    out.warning((f"{filename}:{lineno}: " if at_cassette else "") + str(message))
 
 
 HELP = f"""Record LLM code generation once, replay it offline: cassettes for replaycodegen.

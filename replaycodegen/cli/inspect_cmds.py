@@ -23,10 +23,14 @@ if TYPE_CHECKING:
 # -- ls -----------------------------------------------------------------------------------
 
 
-def _summaries(paths: list[Path]) -> list[CassetteSummary]:
-    from replaycodegen.cassette.loader import load_cassette
+def _summaries(paths: list[Path], skipped: list[str]) -> list[CassetteSummary]:
+    """A summary per loadable or broken file (each error on its own, then the next file);
+    other tools' cassettes (vcrpy) go to ``skipped`` with the reason."""
+    import datetime as _dt
+
+    from replaycodegen.cassette.loader import NotACassetteError, load_cassette
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import summarize
+    from replaycodegen.maintenance.ops import CassetteSummary, summarize
 
     out = []
     for path in paths:
@@ -34,8 +38,14 @@ def _summaries(paths: list[Path]) -> list[CassetteSummary]:
             warnings.simplefilter("ignore")
             try:
                 out.append(summarize(path, load_cassette(path)))
+            except NotACassetteError as exc:
+                skipped.append(str(exc))
             except CassetteError as exc:
-                out.append(summarize(path, None, error=str(exc)))
+                try:
+                    out.append(summarize(path, None, error=str(exc)))
+                except OSError:  # a symlink loop or a dangling link: no stat to show
+                    out.append(CassetteSummary(str(path), 0, _dt.datetime.now(_dt.UTC),
+                                               error=str(exc)))
     return out
 
 
@@ -58,11 +68,15 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
         hint = "check the path (give a folder holding cassettes, or a cassette file)"
         raise UserError(f"{root}: no such file or folder; fix: {hint}", path=str(root),
                         hint=hint)
-    summaries = _summaries(find_cassettes(root) if root.is_dir() else [root])
+    skipped: list[str] = []
+    summaries = _summaries(find_cassettes(root) if root.is_dir() else [root], skipped)
     if as_json:
-        state.out.json({"directory": str(root), "cassettes": [s.to_data() for s in summaries]})
+        state.out.json({"directory": str(root), "cassettes": [s.to_data() for s in summaries],
+                        "skipped": skipped})
         return
     out = state.out
+    for note in skipped:
+        out.echo(note)
     if not summaries:
         out.echo(f"no cassettes (*.yaml) under {root}")
         return

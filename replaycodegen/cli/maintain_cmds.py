@@ -77,6 +77,7 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
+    from replaycodegen.cassette.loader import NotACassetteError
     from replaycodegen.errors import CassetteError
     from replaycodegen.lifecycle.project_settings import find_project_settings, resolve_max_age
     from replaycodegen.maintenance.lint import lint_file
@@ -88,6 +89,12 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
     files = expand_paths(paths)
     for path in files:
         result = lint_file(path, max_age=age, max_age_text=age_text)
+        if isinstance(result.load_error, NotACassetteError):  # another tool's (vcrpy)
+            if not as_json:
+                out.echo(str(result.load_error))
+            reports.append({"path": str(path), "loaded": False, "skipped": True,
+                            "error": str(result.load_error), "findings": [], "fixed": []})
+            continue
         if result.load_error is not None:
             load_error = str(for_reading(result.load_error))
             if not as_json:

@@ -33,7 +33,7 @@ from ._report import (
     render,
     unused_count,
 )
-from ._settings import add_options, check_api_key, read_settings
+from ._settings import add_options, cache_choice, check_api_key, read_settings
 from ._shard import IDENTITY_KEY, add_lifecycle_options, identity, resolve_identity
 from ._shard import WORKERINPUT_KEY as IDENTITY_INPUT_KEY
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
@@ -60,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = PluginState(
         read_settings(config), CodegenLedger(),
         SessionClaims(Path(shared) if shared else None), LiveCallGuards())
+    from replaycodegen.cassette.cache import set_default_cache
+
+    config.add_cleanup(set_default_cache(cache_choice(config)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

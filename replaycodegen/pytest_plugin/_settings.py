@@ -56,6 +56,32 @@ _HELP = {
 }
 
 
+_CACHE_HELP = {
+    "cache_dir": "folder of the parsed-cassette cache (default: REPLAYCODEGEN_CACHE_DIR, "
+    "else replaycodegen/ in pytest's cache directory)",
+    "no_cache": "parse every cassette, do not use the parsed-cassette cache",
+}
+
+
+def cache_choice(config: pytest.Config) -> Path | bool | None:
+    """Where the parsed-cassette cache lives for this run: a folder, ``False`` (off), or
+    ``None`` (REPLAYCODEGEN_CACHE_DIR decides: the environment's choice)."""
+    if config.getoption("no_codegen_cache", False):
+        return False
+    chosen = _path(config, "cache_dir")
+    if chosen is not None:
+        return chosen
+    if os.environ.get("REPLAYCODEGEN_CACHE_DIR") is not None:
+        return None
+    cache = getattr(config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return None
+    try:
+        return Path(cache.mkdir("replaycodegen"))
+    except OSError:
+        return None
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("replaycodegen", "replaycodegen: LLM code generation cassettes")
     group.addoption("--codegen-record-mode", choices=RECORD_MODES, help=_HELP["record_mode"])
@@ -74,6 +100,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help=_HELP["prompt_builder"])
     group.addoption("--codegen-max-age", metavar="AGE", help=_HELP["max_age"])
     group.addoption("--codegen-dry-run", action="store_true", default=None, help=_HELP["dry_run"])
+    group.addoption("--codegen-cache-dir", metavar="DIR", help=_CACHE_HELP["cache_dir"])
+    group.addoption("--no-codegen-cache", action="store_true", default=False,
+                    help=_CACHE_HELP["no_cache"])
+    parser.addini("codegen_cache_dir", _CACHE_HELP["cache_dir"], default=None)
     for name, text in _HELP.items():
         if name in ("keep_failed", "dry_run"):
             parser.addini(f"codegen_{name}", text, type="bool")
