@@ -280,3 +280,15 @@ def test_a_failure_after_json_was_given_elsewhere_is_not_json(invoke: Invoke) ->
     assert invoke("behaviors", "--json").exit_code == 0
     later = invoke("show", "missing.yaml")  # the same process: nothing carries over
     assert later.stdout == "" and later.exit_code == 2
+
+
+def test_lint_json_does_not_count_a_skipped_vcrpy_cassette(invoke: Invoke, sample: Path,
+                                                           isolated: Path) -> None:
+    (isolated / "http.yaml").write_text(
+        "interactions:\n- request: {method: GET, uri: 'http://x'}\n"
+        "  response: {status: {code: 200}}\nversion: 1\n")
+    result = invoke("lint", "--json", str(sample), "http.yaml")
+    assert result.exit_code == 0
+    data = document(result)
+    assert [f.get("skipped", False) for f in data["files"]] == [False, True]
+    assert (data["checked"], data["clean"], data["unloadable"], data["errors"]) == (2, 1, 0, 0)
