@@ -17,6 +17,7 @@ from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.plural import plural
 from replaycodegen.shipped import doc_path
 
 NO_SUCH_CASSETTE = "no such cassette"
@@ -42,7 +43,8 @@ def _diff(entry: Entry, fields: dict[str, Any], chain: list[list[str]]) -> list[
             lines.append(f"{name}: recorded {_short(recorded)} != now {_short(now)}")
     stored = [e.key_fields() for e in entry.error_chain]
     if len(stored) != len(chain):
-        lines.append(f"error_chain: recorded {len(stored)} error(s) != now {len(chain)}")
+        lines.append(f"error_chain: recorded {plural(len(stored), 'error')} != now "
+                     f"{len(chain)}")
     for i, (old, new) in enumerate(zip(stored, chain, strict=False)):
         for label, a, b in zip(("type", "stage", "message"), old, new, strict=True):
             if a != b:
@@ -81,7 +83,7 @@ def explain_miss(
     attempt = len(error_chain) + 1
     lines = [f"replaycodegen: no cassette entry for this request ({reason})"]
     count = len(cassette) if cassette is not None else 0
-    size = f" ({count} {'entry' if count == 1 else 'entries'})" if cassette is not None else ""
+    size = f" ({plural(count, 'entry')})" if cassette is not None else ""
     lines.append(f"  cassette: {path}{size}")
     lines.append(
         f"  request: user_query={_short(request.user_query)}, attempt {attempt}"
@@ -117,7 +119,7 @@ def explain_miss(
             if count == 0 and reason == ALL_PLAYED:
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
-            lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            lines.append(f"    - {entry.id} [{kind}{where}]: {plural(count, 'difference')}")
             if not entry.scrubbed and any(PLACEHOLDER in d.split(" != now ")[0] for d in diff):
                 lines.append(
                     "        it was recorded with a secret scrubbed out (<SCRUBBED>); replay "

@@ -31,6 +31,8 @@ class State:
 
     out: Output = field(default_factory=Output)
     debug: bool = False
+    as_json: bool = False
+    """The command was given ``--json``: its stdout is one JSON document, nothing else."""
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -11,7 +11,9 @@ import click
 
 from replaycodegen.cli.context import State, display_path, load, pass_state
 from replaycodegen.cli.errors import UserError
+from replaycodegen.cli.options import json_option
 from replaycodegen.cli.render import Output, human_age, human_size, one_line, short_key
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette, Entry
@@ -49,7 +51,7 @@ def _summaries(paths: list[Path], skipped: list[str]) -> list[CassetteSummary]:
 
 @click.command(short_help="List cassettes: entries, models, age, size.")
 @click.argument("directory", required=False, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def ls(state: State, directory: str | None, as_json: bool) -> None:
     """List the cassettes under DIRECTORY (default: ./cassettes, else .).
@@ -63,7 +65,9 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
         Path("cassettes") if Path("cassettes").is_dir() else Path(".")
     )
     if not root.exists():
-        raise UserError(f"{root}: no such folder; fix: give a folder holding cassettes")
+        hint = "check the path (give a folder holding cassettes, or a cassette file)"
+        raise UserError(f"{root}: no such file or folder; fix: {hint}", path=str(root),
+                        hint=hint)
     skipped: list[str] = []
     summaries = _summaries(find_cassettes(root) if root.is_dir() else [root], skipped)
     if as_json:
@@ -178,7 +182,7 @@ def _meta_line(meta: dict[str, Any]) -> str:
 @click.command(short_help="Show entries: request, errors, key, code.")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.argument("entry", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     """Show a cassette's entries (or only ENTRY): request, error chain, key, code.
@@ -208,7 +212,7 @@ def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     out.heading(display_path(path))
     for line in (cassette.description or "").strip().splitlines():
         out.echo(f"  {line}")
-    out.echo(f"  {len(cassette.entries)} entries ({recorded} recorded, "
+    out.echo(f"  {plural(len(cassette.entries), 'entry')} ({recorded} recorded, "
              f"{len(cassette.entries) - recorded} hand-authored); "
              f"match_on: {', '.join(cassette.match_on)}")
     for index, item in selected:
@@ -232,7 +236,7 @@ def _change_line(change: EntryChange) -> str:
 @click.command(short_help="Compare two cassettes entry by entry.")
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the cassettes differ.")
 @pass_state
 def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
@@ -271,7 +275,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 
 
 @click.command(short_help="List the shipped behaviours.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def behaviors(state: State, as_json: bool) -> None:
     """The shipped behaviours (`run --behavior NAME`, `new --from-behavior NAME`)."""

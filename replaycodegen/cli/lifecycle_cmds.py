@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError
+from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.lifecycle.combine import CombinedReport
@@ -96,7 +98,7 @@ def combined_from(state: State, names: Sequence[str], *, allow_partial: bool = F
 def _orphan_line(orphan: OrphanRecord) -> str:
     renamed = (f"; likely renamed to {', '.join(orphan.likely_renamed_to)}"
                if orphan.likely_renamed_to else "")
-    return f"{orphan.path} ({orphan.entries} entr{'y' if orphan.entries == 1 else 'ies'}{renamed})"
+    return f"{orphan.path} ({plural(orphan.entries, 'entry')}{renamed})"
 
 
 def show_combined(state: State, combined: CombinedReport, output: str | None) -> None:
@@ -105,10 +107,11 @@ def show_combined(state: State, combined: CombinedReport, output: str | None) ->
     replaced = len(combined.reports) - len(used)
     unused = sum(len(c.unused) for c in combined.cassettes.values())
     shards = ", ".join(r.shard for r in used)
-    out.heading(f"combined {len(used)} report(s) (shards {shards}"
-                + (f"; {replaced} older re-run(s) replaced" if replaced else "") + f"): "
-                f"{len(combined.cassettes)} cassette(s), {unused} unused entr"
-                f"{'y' if unused == 1 else 'ies'}, {len(combined.orphans)} orphan(s)")
+    out.heading(f"combined {plural(len(used), 'report')} (shards {shards}"
+                + (f"; {plural(replaced, 'older re-run')} replaced" if replaced else "")
+                + f"): {plural(len(combined.cassettes), 'cassette')}, "
+                f"{plural(unused, 'unused entry', 'unused entries')}, "
+                f"{plural(len(combined.orphans), 'orphan')}")
     if not combined.complete:
         out.echo(out.style("PARTIAL", fg="yellow", bold=True) + ": "
                  + "; ".join(combined.partial) + " (prune refuses a partial report)")
@@ -135,7 +138,7 @@ def show_combined(state: State, combined: CombinedReport, output: str | None) ->
 @click.option("--allow-partial", is_flag=True,
               help="Combine an incomplete set (a shard missing); the result is labelled "
               "partial and prune refuses it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the combined report as JSON.")
+@json_option
 @pass_state
 def combine(state: State, reports: tuple[str, ...], output: str | None, allow_partial: bool,
             as_json: bool) -> None:
@@ -190,29 +193,36 @@ def _below(path: Path, targets: Sequence[str]) -> bool:
 
 
 def prune_orphans(state: State, orphans: Sequence[tuple[Path, OrphanRecord]],
-                  paths: Sequence[str], dry_run: bool) -> int:
-    """Delete the orphaned cassettes (under PATHS, when given); the number of errors."""
+                  paths: Sequence[str], dry_run: bool) -> list[dict[str, Any]]:
+    """Delete the orphaned cassettes (under PATHS, when given), printing each unless
+    ``--json``; one record per orphan: path, entries, removed, error."""
     from replaycodegen.lifecycle.orphans import delete_orphan
 
-    errors = 0
+    done: list[dict[str, Any]] = []
     for path, orphan in orphans:
         if not _below(path, paths):
             continue
         shown = display_path(path)
+        what = _orphan_line(orphan).split(" (", 1)[1]
+        record: dict[str, Any] = {**orphan.to_data(), "path": str(path), "removed": False,
+                                  "error": None}
+        done.append(record)
         if dry_run:
-            state.out.echo(f"{shown}: would remove this orphaned cassette "
-                           f"({_orphan_line(orphan).split(' (', 1)[1]}")
+            if not state.as_json:
+                state.out.echo(f"{shown}: would remove this orphaned cassette ({what}")
             continue
         try:
             removed = delete_orphan(path)
         except OSError as exc:
-            errors += 1
-            state.out.error(f"{shown}: cannot remove: {exc.strerror or exc}")
+            record["error"] = f"{shown}: cannot remove: {exc.strerror or exc}"
+            if not state.as_json:
+                state.out.error(record["error"])
             continue
-        state.out.echo(f"{shown}: " + ("removed orphaned cassette "
-                                       f"({_orphan_line(orphan).split(' (', 1)[1]}"
-                                       if removed else "no longer a cassette file; left alone"))
-    return errors
+        record["removed"] = removed
+        if not state.as_json:
+            state.out.echo(f"{shown}: " + (f"removed orphaned cassette ({what}" if removed
+                                           else "no longer a cassette file; left alone"))
+    return done
 
 
 # -- record --from-ledger -------------------------------------------------------------------
@@ -222,7 +232,7 @@ def _call_line(call: PlannedCall) -> str:
     from replaycodegen.cli.render import one_line, short_key
 
     record = call.record
-    many = f"{call.count} entries" if call.count > 1 else "1 entry"
+    many = plural(call.count, "entry")
     tests = ", ".join(call.tests[:3]) + (f" and {len(call.tests) - 3} more"
                                          if len(call.tests) > 3 else "")
     query = one_line(str(record.request.get("user_query", "")), 60)
@@ -242,20 +252,26 @@ def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | Non
     records = [r for file, _ in _inputs(ledgers, "*.jsonl") for r in read_ledger(file)]
     out = state.out
     calls = plan(records)
-    if not calls:
-        out.echo("nothing to record: the ledger lists no misses")
-        return
-    if dry_run:
-        out.heading(f"would record {len(calls)} call(s) ({len(records)} miss(es) in the "
-                    "ledger); nothing was called")
-        for call in calls:
-            out.echo(f"  {_call_line(call)}")
+    if not calls or dry_run:
+        if state.as_json:
+            emit_json({"dry_run": dry_run, "misses": len(records), "recorded": 0,
+                       "calls": [_call_data(call) for call in calls]})
+        elif not calls:
+            out.echo("nothing to record: the ledger lists no misses")
+        else:
+            out.heading(f"would record {plural(len(calls), 'call')} "
+                        f"({plural(len(records), 'miss', 'misses')} in the ledger); nothing "
+                        "was called")
+            for call in calls:
+                out.echo(f"  {_call_line(call)}")
         return
     from replaycodegen.cli.record_cmd import real_generator
 
     generator = real_generator(model, base_url)
 
     def show(result: CallResult) -> None:
+        if state.as_json:
+            return
         if result.status == RECORDED:
             out.echo(out.style("recorded", fg="green") + f" {', '.join(result.entry_ids)}: "
                      + _call_line(result.call))
@@ -267,11 +283,29 @@ def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | Non
     recorded = sum(len(r.entry_ids) for r in results if r.status == RECORDED)
     failed = [r for r in results if r.status == FAILED]
     cassettes = len({r.call.cassette for r in results if r.status == RECORDED})
-    out.heading(f"recorded {recorded} entr{'y' if recorded == 1 else 'ies'} into {cassettes} "
-                f"cassette(s) from {len(calls)} missed call(s)"
+    error = (RunFailed(f"{plural(len(failed), 'missed call')} "
+                       f"{'was' if len(failed) == 1 else 'were'} not recorded (each one's "
+                       "message says why)") if failed else None)
+    if state.as_json:
+        emit_json({"dry_run": False, "misses": len(records), "recorded": recorded,
+                   "cassettes": cassettes,
+                   "calls": [{**_call_data(r.call), "status": r.status,
+                              "entry_ids": r.entry_ids, "message": r.message or None}
+                             for r in results]}, error)
+        return
+    out.heading(f"recorded {plural(recorded, 'entry')} into {plural(cassettes, 'cassette')} "
+                f"from {plural(len(calls), 'missed call')}"
                 + (f"; {len(failed)} not recorded" if failed else ""))
-    if failed:
-        raise RunFailed(f"{len(failed)} missed call(s) were not recorded (see above)")
+    if error is not None:
+        raise error
+
+
+def _call_data(call: PlannedCall) -> dict[str, Any]:
+    record = call.record
+    return {"cassette": str(call.cassette), "entries": call.count, "tests": list(call.tests),
+            "reason": record.reason, "key": record.key,
+            "attempt": len(record.error_chain) + 1,
+            "user_query": record.request.get("user_query")}
 
 
 # -- merge-driver ---------------------------------------------------------------------------

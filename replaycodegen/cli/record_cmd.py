@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError
+from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.cli.options import json_option
 from replaycodegen.cli.render import one_line
 from replaycodegen.cli.status_cmd import freshness_options
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.record_runner import RunResult
+    from replaycodegen.cli.record_runner import JobResult, RunResult
     from replaycodegen.generation.openai_generator import OpenAICodeGenerator
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.lifecycle.budget import RecordingBudget
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from replaycodegen.models import PythonExecutionRequest
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "stale")
+DEFAULT_MODE = "new_episodes"
+"""``record``'s mode: you ran it to record, into a file that may hold entries already."""
 NO_KEY = (
     "no API key: set OPENAI_API_KEY to record (a local OpenAI-compatible server accepts any "
     "dummy value, e.g. OPENAI_API_KEY=dummy); nothing was recorded"
@@ -160,8 +164,11 @@ def service_config_for(timeout: float | None, execution_root: str | None
 @freshness_options
 @click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
               "the OpenAI API).")
-@click.option("--mode", type=click.Choice(RECORD_MODES), default="new_episodes",
-              show_default=True, help="Record mode: what is replayed and what is recorded.")
+@click.option("--mode", type=click.Choice(RECORD_MODES), default=DEFAULT_MODE,
+              show_default=True, help="Record mode: what is replayed and what is recorded. "
+              "The default, new_episodes, replays what is there and records the rest, so "
+              "re-running the same command resumes (the library's default is once, the "
+              "pytest plugin's none).")
 @click.option("--description", help="The description of a new cassette: how it was made.")
 @click.option("--max-calls", type=click.IntRange(min=0), metavar="N",
               help="Make at most N live calls; the rest is reported as not recorded.")
@@ -182,6 +189,7 @@ def service_config_for(timeout: float | None, execution_root: str | None
               help="Approve control-system writes (else: prompt on a terminal, or skip).")
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
+@json_option
 @pass_state
 def record(state: State, paths: tuple[str, ...], cassette: str | None,
            ledgers: tuple[str, ...], query: str | None,
@@ -192,7 +200,7 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
            description: str | None, max_calls: int | None, max_tokens: int | None,
            dry_run: bool, jobs: int, rpm: float | None, max_retries: int | None,
            retries: int | None, timeout: float | None, approve: bool,
-           execution_root: str | None) -> None:
+           execution_root: str | None, as_json: bool) -> None:
     """Record code generation into a cassette with a real OpenAI-compatible model.
 
     \b
@@ -201,8 +209,9 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
     CI misses:     record --from-ledger LEDGER
 
     Runs the full service loop (generate, analyse, run, retry) for each request; every
-    generator call that the cassette cannot answer is recorded (mode new_episodes). A
-    re-run replays what is recorded and records only what is missing. Needs OPENAI_API_KEY
+    generator call that the cassette cannot answer is recorded (default mode
+    new_episodes). A re-run replays what is recorded and records only what is missing.
+    Needs OPENAI_API_KEY
     (exit 2 without it). Exit code 1 when a request did not end with results or the budget
     stopped it; what was recorded stays recorded. Ctrl-C: 130, after the calls in flight land.
     """
@@ -261,7 +270,7 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
 
     out = state.out
     mode = recorder.record_mode.value
-    if len(requests) == 1:
+    if len(requests) == 1 and not state.as_json:
         out.heading(f"recording into {display_path(recorder.path)} (mode {mode})"
                     + (" - dry run" if recorder.dry_run else ""))
         out.echo(f"query: {requests[0].user_query}")
@@ -275,7 +284,18 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
     if recorder.dry_run:
         _dry_run_report(state, recorder)
         return
-    _summary(state, recorder, gate, run, time.perf_counter() - started)
+    summary = summary_data(recorder, gate, run, time.perf_counter() - started)
+    if state.as_json:
+        try:
+            finish(run, recorder.budget)
+        except RunFailed as exc:
+            emit_json(summary, exc)
+        except click.exceptions.Exit:
+            emit_json(summary, RunFailed("interrupted: re-run the same command to record the "
+                                         "rest", exit_code=EXIT_INTERRUPTED))
+        emit_json(summary)
+        return
+    _summary(state, summary, run, recorder)
     finish(run, recorder.budget)
 
 
@@ -284,8 +304,14 @@ def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:
 
     out = state.out
     calls = recorder.would_call
+    if state.as_json:
+        emit_json({"cassette": recorder.path, "mode": recorder.record_mode.value,
+                   "dry_run": True, "calls": len(calls),
+                   "would_call": [{"request": describe_request(request, chain), "why": why}
+                                  for request, chain, why in calls]})
+        return
     out.echo()
-    out.heading(f"dry run: {len(calls)} call(s) would go to the model for "
+    out.heading(f"dry run: {plural(len(calls), 'call')} would go to the model for "
                 f"{display_path(recorder.path)} (nothing was called or written)")
     for request, chain, why in calls:
         out.echo(f"  {describe_request(request, chain)}: {why}")
@@ -304,57 +330,101 @@ def finish(run: RunResult, budget: RecordingBudget) -> None:
     refused = [r for r in run.results if r.outcome.status == BUDGET]
     if refused:
         raise RunFailed(
-            f"the recording budget stopped {len(refused)} request(s) after {budget.calls} live "
-            f"call(s) ({budget.describe()}); not recorded: {', '.join(budget.refused)}. "
-            "Raise --max-calls/--max-tokens and re-run: what is recorded replays")
+            f"the recording budget stopped {plural(len(refused), 'request')} after "
+            f"{plural(budget.calls, 'live call')} ({budget.describe()}); not recorded: "
+            f"{', '.join(budget.refused)}. Raise --max-calls/--max-tokens and re-run: what is "
+            "recorded replays")
     failed = [r for r in run.results if r.outcome.status != OK]
+    if len(run.results) == 1 and failed:  # the whole message here, not in the summary
+        outcome = failed[0].outcome
+        raise RunFailed(f"the request did not finish: {outcome.status}: {outcome.message}")
     if failed:
-        first = failed[0].outcome
-        raise RunFailed(f"{len(failed)} of {len(run.results)} request(s) did not finish "
-                        f"({first.status}: {one_line(first.message, 200)})")
+        which = ", ".join(f"request {r.job.number}: {r.outcome.status}" for r in failed[:5])
+        more = f", and {len(failed) - 5} more" if len(failed) > 5 else ""
+        raise RunFailed(f"{len(failed)} of {plural(len(run.results), 'request')} did not "
+                        f"finish ({which}{more}); each request's whole message is in the "
+                        "summary")
 
 
-def _summary(state: State, recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
-             seconds: float) -> None:
+def summary_data(recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
+                 seconds: float) -> dict[str, Any]:
+    """What a recording did, as ``--json`` prints it (and the text summary shows)."""
     from replaycodegen.cli.service_loop import OK
-    from replaycodegen.lifecycle.provenance import describe_kept
-    from replaycodegen.maintenance.ops import total_tokens
+    from replaycodegen.maintenance.ops import entry_attempt, total_tokens
 
-    out = state.out
     recorded = recorder.recorded
     outcomes = run.results
-    ok = sum(1 for r in outcomes if r.outcome.status == OK)
-    models = sorted({str(e.meta["model"]) for e in recorded if e.meta.get("model")})
-    model_ms = sum(float(e.meta.get("latency_ms") or 0) for e in recorded)
-    calls = run.calls
+    return {
+        "cassette": recorder.path,
+        "mode": recorder.record_mode.value,
+        "dry_run": False,
+        "recorded": [{"id": e.id, "user_query": (e.request or {}).get("user_query"),
+                      "attempt": entry_attempt(e), "model": e.meta.get("model")}
+                     for e in recorded],
+        "entries_in_cassette": len(recorder.cassette.entries),
+        "requests": [r.to_data() for r in outcomes],
+        "ok": sum(1 for r in outcomes if r.outcome.status == OK),
+        "already_recorded": sum(1 for r in outcomes if r.outcome.status == OK
+                                and not r.recorded),
+        "calls": {"total": run.calls, "recorded": len(recorded),
+                  "replayed": run.calls - len(recorded)},
+        "tokens": total_tokens(recorded),
+        "models": sorted({str(e.meta["model"]) for e in recorded if e.meta.get("model")}),
+        "model_seconds": round(sum(float(e.meta.get("latency_ms") or 0) for e in recorded)
+                               / 1000, 3),
+        "seconds": round(seconds, 3),
+        "retries": gate.retries,
+        "budget": recorder.budget.describe() if recorder.budget.limited else None,
+        "kept": [e.id for e in recorder.kept],
+        "interrupted": run.interrupted,
+    }
+
+
+def _summary(state: State, summary: dict[str, Any], run: RunResult,
+             recorder: RecordingCodeGenerator) -> None:
+    from replaycodegen.cli.service_loop import OK
+    from replaycodegen.lifecycle.provenance import describe_kept
+
+    out = state.out
+    recorded = len(summary["recorded"])
+    calls = summary["calls"]
     out.echo()
-    total = len(recorder.cassette.entries)
-    out.heading(f"recorded {_entries(len(recorded), 'new ')} into "
-                f"{display_path(recorder.path)} (mode {recorder.record_mode.value}; "
-                f"{_entries(total)} in all)")
-    already = sum(1 for r in outcomes if r.outcome.status == OK and not r.recorded)
+    out.heading(f"recorded {plural(recorded, 'new entry', 'new entries')} into "
+                f"{display_path(summary['cassette'])} (mode {summary['mode']}; "
+                f"{plural(summary['entries_in_cassette'], 'entry')} in all)")
+    already = summary["already_recorded"]
     skipped = f", {already} already recorded (replayed, no call)" if already else ""
-    out.echo(f"  requests: {len(outcomes)} ({ok} ok{skipped}); generator calls: {calls} "
-             f"({len(recorded)} recorded, {calls - len(recorded)} replayed)")
-    out.echo(f"  tokens: {total_tokens(recorded)}; models: {', '.join(models) or '-'}; "
-             f"model time {model_ms / 1000:.2f} s; total time {seconds:.2f} s")
-    if gate.retries:
-        out.echo(f"  retries of 429/5xx answers or lost connections: {gate.retries} "
+    out.echo(f"  requests: {len(run.results)} ({summary['ok']} ok{skipped}); generator calls: "
+             f"{calls['total']} ({calls['recorded']} recorded, {calls['replayed']} replayed)")
+    out.echo(f"  tokens: {summary['tokens']}; models: {', '.join(summary['models']) or '-'}; "
+             f"model time {summary['model_seconds']:.2f} s; total time "
+             f"{summary['seconds']:.2f} s")
+    if summary["retries"]:
+        out.echo(f"  retries of 429/5xx answers or lost connections: {summary['retries']} "
                  "(never recorded)")
-    if recorder.budget.limited:
-        out.echo(f"  budget: {recorder.budget.describe()}")
+    if summary["budget"]:
+        out.echo(f"  budget: {summary['budget']}")
     if recorder.kept:
         out.echo(f"  kept (never re-recorded): {describe_kept(recorder.kept)}")
-    for result in outcomes:
-        outcome = result.outcome
-        if outcome.status != OK:
-            out.echo(f"  request {result.job.number} "
-                     f"({one_line(result.job.request.user_query, 60)!r}): "
-                     f"{outcome.status}: {one_line(outcome.message, 200)}")
+    for result in run.results:
+        if result.outcome.status != OK:
+            show_unfinished(state, result, whole=len(run.results) > 1)
     if run.interrupted:
         out.echo("  interrupted: re-run the same command to record the rest (what is recorded "
                  "replays)")
 
 
-def _entries(count: int, adjective: str = "") -> str:
-    return f"{count} {adjective}entr{'y' if count == 1 else 'ies'}"
+def show_unfinished(state: State, result: JobResult, *, whole: bool) -> None:
+    """A request that did not end with results: with its whole message when ``whole`` (a
+    miss explanation or a connection error's fix spans several lines: all are printed),
+    else only its status (a single request's message is the command's error, on stderr)."""
+    out = state.out
+    outcome = result.outcome
+    head = f"  request {result.job.number} ({one_line(result.job.request.user_query, 60)!r}): "
+    if not whole:
+        out.echo(f"{head}{outcome.status} (the error below says why)")
+        return
+    lines = outcome.message.splitlines() or [""]
+    out.echo(f"{head}{outcome.status}: {lines[0]}")
+    for line in lines[1:]:
+        out.echo(f"    {line}")

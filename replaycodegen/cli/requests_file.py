@@ -67,7 +67,8 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
         fields = with_default_objective({"execution_folder_name": f"record-{index + 1}", **item})
         unknown = sorted(set(item) - set(PythonExecutionRequest.model_fields))
         if unknown:
-            raise UserError(f"{path}:{line}: request {index + 1}: unknown field(s) "
+            raise UserError(f"{path}:{line}: request {index + 1}: unknown "
+                            f"{'field' if len(unknown) == 1 else 'fields'} "
                             f"{', '.join(map(str, unknown))}; fix: use "
                             f"{', '.join(PythonExecutionRequest.model_fields)}")
         try:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from replaycodegen.cli.context import State, display_path, expand_paths, pass_state
-from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS
+from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, for_reading
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.lifecycle.status import CassetteStatus, FreshnessPolicy
@@ -54,7 +56,7 @@ def freshness_options(command: F) -> F:
 @click.command(short_help="Which entries are stale: prompt, model, age, hand edits.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @freshness_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, model: str | None,
            max_age: str | None, as_json: bool) -> None:
@@ -69,6 +71,9 @@ def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, mod
 
     policy = policy_from_options(prompt_builder, model, max_age)
     results = [status_file(path, policy) for path in default_paths(paths)]
+    for result in results:
+        if result.error is not None:
+            result.error = for_reading(result.error)
     errors = sum(1 for r in results if r.error is not None)
     stale = sum(len(r.stale) for r in results)
     if as_json:
@@ -101,7 +106,7 @@ def _print(state: State, results: list[CassetteStatus]) -> None:
             detail = entry.describe()
             out.echo(f"{where}: {entry.entry_id}: {label}" + (f": {detail}" if detail else ""))
     total = sum(counts.values())
-    out.echo(f"{total} entr{'y' if total == 1 else 'ies'}: {counts[FRESH]} fresh, "
+    out.echo(f"{plural(total, 'entry')}: {counts[FRESH]} fresh, "
              f"{counts[STALE]} stale, {counts[KEPT]} kept")
     stale_files = [display_path(r.path) for r in results if r.stale]
     if stale_files:

@@ -23,6 +23,7 @@ from filelock import FileLock
 
 from replaycodegen.errors import ReplayCodegenError
 from replaycodegen.lifecycle.outputs import write_json
+from replaycodegen.plural import plural
 
 
 class BudgetExceeded(ReplayCodegenError):
@@ -110,10 +111,10 @@ class RecordingBudget:
 
     def _problem(self, calls: int, tokens: int) -> str | None:
         if self.max_calls is not None and calls >= self.max_calls:
-            return (f"{calls} live call{'s' if calls != 1 else ''} made, the limit is "
+            return (f"{plural(calls, 'live call')} made, the limit is "
                     f"{self.max_calls} (max calls)")
         if self.max_tokens is not None and tokens >= self.max_tokens:
-            return (f"{tokens} tokens used by {calls} live call{'s' if calls != 1 else ''}, the "
+            return (f"{plural(tokens, 'token')} used by {plural(calls, 'live call')}, the "
                     f"limit is {self.max_tokens} (max tokens; checked before each call with the "
                     "usage known so far, so the last call may go past it)")
         return None
@@ -144,8 +145,8 @@ class RecordingBudget:
     def describe(self) -> str:
         """``"3 of 5 calls, 1200 of 4000 tokens"`` (limits shown where set)."""
         calls, tokens = self.calls, self.tokens
-        call_text = f"{calls} of {self.max_calls} calls" if self.max_calls is not None else (
-            f"{calls} calls")
-        token_text = f"{tokens} of {self.max_tokens} tokens" if self.max_tokens is not None else (
-            f"{tokens} tokens")
+        call_text = (f"{calls} of {plural(self.max_calls, 'call')}"
+                     if self.max_calls is not None else plural(calls, "call"))
+        token_text = (f"{tokens} of {plural(self.max_tokens, 'token')}"
+                      if self.max_tokens is not None else plural(tokens, "token"))
         return f"{call_text}, {token_text}"

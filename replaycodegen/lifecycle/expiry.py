@@ -10,6 +10,7 @@ import datetime as _dt
 import re
 
 from replaycodegen.maintenance.ops import parse_timestamp
+from replaycodegen.plural import plural
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -36,9 +37,8 @@ def describe_age(age: _dt.timedelta) -> str:
     seconds = int(age.total_seconds())
     for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            count = seconds // size
-            return f"{count} {name}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+            return plural(seconds // size, name)
+    return plural(seconds, "second")
 
 
 def age_of(recorded_at: object, now: _dt.datetime | None = None) -> _dt.timedelta | None:

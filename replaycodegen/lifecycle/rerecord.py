@@ -20,6 +20,7 @@ from replaycodegen.lifecycle.provenance import is_kept
 from replaycodegen.lifecycle.status import STALE, FreshnessPolicy, check_cassette
 from replaycodegen.maintenance.ops import request_identity, same_code
 from replaycodegen.models import PythonExecutionRequest
+from replaycodegen.plural import plural
 
 CODE_CHANGED = "code changed"
 UNCHANGED = "unchanged"
@@ -157,7 +158,7 @@ def to_markdown(results: Sequence[tuple[str, list[EntryResult]]], *, dry_run: bo
     total = sum(len(r) for _, r in results)
     changed = sum(1 for _, r in results for e in r if e.outcome == CODE_CHANGED)
     title = "would re-record" if dry_run else "re-recorded"
-    lines = [f"### replaycodegen {title}: {total} entr{'y' if total == 1 else 'ies'}, "
+    lines = [f"### replaycodegen {title}: {plural(total, 'entry')}, "
              f"{changed} with changed code", ""]
     for path, entries in results:
         lines += [f"**`{path}`**", ""]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from replaycodegen.guard import LOOPBACK_HOSTS, LiveCallBlocked
+from replaycodegen.plural import plural
 
 from ._settings import SetupError
 
@@ -72,6 +73,7 @@ class LiveCallGuards:
 def warn_swallowed(test_id: str, blocked: list[LiveCallBlocked]) -> None:
     """A passing test whose code caught the blocked call still gets told about it."""
     warnings.warn(pytest.PytestWarning(
-        f"replaycodegen: {test_id} passed, but {len(blocked)} live HTTP call(s) were "
+        f"replaycodegen: {test_id} passed, but {plural(len(blocked), 'live HTTP call')} "
+        f"{'was' if len(blocked) == 1 else 'were'} "
         f"blocked and the error was caught by the code under test; first: {blocked[0]}"
     ), stacklevel=1)

@@ -76,8 +76,7 @@ def test_bad_input_is_one_error_line_without_traceback(invoke: Invoke) -> None:
     result = invoke("show", "missing.yaml")
     assert result.exit_code == 2
     assert stderr_lines(result) == [
-        "error: missing.yaml: no such cassette file; fix: record it (record mode once) or "
-        "check the path"
+        "error: missing.yaml: no such cassette file; fix: check the path"
     ]
     assert "Traceback" not in result.output
 

@@ -71,7 +71,8 @@ def test_ls_empty_and_missing(invoke: Invoke, isolated: Path) -> None:
     missing = invoke("ls", "nowhere")
     assert missing.exit_code == 2
     assert stderr_lines(missing) == [
-        "error: nowhere: no such folder; fix: give a folder holding cassettes"
+        "error: nowhere: no such file or folder; fix: check the path (give a folder holding "
+        "cassettes, or a cassette file)"
     ]
 
 

@@ -79,7 +79,7 @@ async def test_changed(codegen, ask):
     result.stdout.fnmatch_lines([
         "*no cassette entry for this request (no match)",
         "*closest entries:",
-        "*- e1 [recorded*: 1 difference(s)",
+        "*- e1 [recorded*: 1 difference",
         "*user_query: recorded 'q1' != now 'q1, reworded'",
     ])
 
@@ -131,7 +131,7 @@ def test_the_guard_stops_live_calls_in_none_mode(
         "*LiveCallBlocked: replaycodegen: live HTTP call to POST "
         "https://api.openai.com/v1/chat/completions blocked in record mode 'none' "
         "(cassette */cassettes/test_live/test_live_call.codegen.yaml)*--codegen-record-mode=once*",
-        "*test_swallowed_live_call passed, but 1 live HTTP call(s) were blocked*",
+        "*test_swallowed_live_call passed, but 1 live HTTP call was blocked*",
     ])
     assert no_dns == []
 
