@@ -236,7 +236,7 @@ def write_cassettes(items: list[Any], sizes: Sequence[int], folder: Path) -> dic
     from bench_workload import describe, to_cassette
 
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.serialize import dump_cassette, dump_entry, header_to_data
+    from replaycodegen.cassette.writing.serialize import dump_cassette, dump_entry, header_to_data
     from replaycodegen.cassette.yamlio import dump
 
     started = time.perf_counter()
@@ -285,7 +285,7 @@ def child_replay(
     import yaml
 
     from replaycodegen import ExecutionError, MockCodeGenerator, PythonExecutionRequest
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     rss_imported = current_rss_mib()
     if trace:
@@ -825,8 +825,8 @@ def record_run(items: list[Any], path: Path) -> tuple[float, Any, list[int]]:
 
 def final_write(cassette: Any, path: Path, reps: int) -> tuple[float, float]:
     """Best of ``reps``: ``CassetteStore(path).write`` and ``atomic_write(dump_cassette)``."""
-    from replaycodegen.cassette.serialize import dump_cassette
-    from replaycodegen.cassette.store import CassetteStore, atomic_write
+    from replaycodegen.cassette.writing.serialize import dump_cassette
+    from replaycodegen.cassette.writing.store import CassetteStore, atomic_write
 
     store_times, atomic_times = [], []
     for rep in range(reps):
@@ -843,7 +843,7 @@ def final_write(cassette: Any, path: Path, reps: int) -> tuple[float, float]:
 
 
 def bench_record(profile: Profile, items: list[Any], folder: Path, report: Report) -> None:
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     small, large = profile.record_sizes
     results: dict[int, dict[str, Any]] = {}
@@ -1000,7 +1000,7 @@ def profile_section(section: str, folder: Path) -> None:
     from bench_workload import make_workload, to_call
 
     from replaycodegen import MockCodeGenerator
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     items = make_workload(4_000 if section == "record" else 2_000)
     paths = write_cassettes(items, [2_000], folder) if section != "record" else {}

@@ -91,7 +91,7 @@ def write_cassette(items: Sequence[Any], path: Path) -> Path:
     from bench_workload import describe, to_cassette
 
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.serialize import dump_entry, header_to_data
+    from replaycodegen.cassette.writing.serialize import dump_entry, header_to_data
     from replaycodegen.cassette.yamlio import dump
 
     with path.open("w", encoding="utf-8") as handle:
@@ -121,7 +121,7 @@ def bench_stale(sizes: Sizes, folder: Path, items: Sequence[Any]) -> list[dict[s
     import yaml
     from click.testing import CliRunner
 
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
     from replaycodegen.cli import app
 
     n = sizes.entries
@@ -177,8 +177,8 @@ def bench_stale(sizes: Sizes, folder: Path, items: Sequence[Any]) -> list[dict[s
 
 
 def bench_cache(sizes: Sizes, folder: Path, items: Sequence[Any]) -> list[dict[str, Any]]:
-    from replaycodegen.cassette.cache import ParsedCassetteCache
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.cache import ParsedCassetteCache
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     n, m = sizes.entries, sizes.small_files
     big = write_cassette(items[:n], folder / f"cache-{n}.yaml")
@@ -229,7 +229,7 @@ def child_memory(mode: str, path: str, cache_dir: str | None) -> dict[str, Any]:
 
     import yaml
 
-    from replaycodegen.cassette.loader import load_cassette, parse_raw
+    from replaycodegen.cassette.loading.loader import load_cassette, parse_raw
 
     def peak_mib() -> float:
         """This process's peak RSS. Linux: ``VmHWM``, which starts afresh at ``exec``

@@ -172,7 +172,7 @@ def write_plain(folder: Path, tests: int) -> None:
 def write_replaycodegen(folder: Path, tests: int) -> None:
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
     from replaycodegen.cassette.model import Cassette, entry_from_pair
-    from replaycodegen.cassette.serialize import dump_cassette
+    from replaycodegen.cassette.writing.serialize import dump_cassette
     from replaycodegen.models import PythonExecutionRequest
 
     def ask(n: int) -> PythonExecutionRequest:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from replaycodegen import ExecutionError, PythonExecutionRequest
-from replaycodegen.cassette.locking import LOCK_DIR_ENV
+from replaycodegen.cassette.writing.locking import LOCK_DIR_ENV
 
 if "REPLAYCODEGEN_CACHE_DIR" not in os.environ:
     # The parsed-cassette cache of this test run (and of the processes it starts): a temp

@@ -9,6 +9,7 @@ one repeats (``repeat_last=True``, the default) or the lookup misses with reason
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -439,3 +440,27 @@ def entry_from_pair(
         response=response,
         meta=dict(meta or {}),
     )
+
+
+def same_code(a: str, b: str) -> bool:
+    """Code equality ignoring trailing blanks (what a ``|`` block keeps anyway)."""
+    return a.rstrip() == b.rstrip()
+
+
+def request_identity(entry: Entry) -> bytes:
+    """Canonical bytes of a recorded entry's request fields (for grouping by request)."""
+    return canonical_json(entry.request or {})
+
+
+def parse_timestamp(value: Any) -> _dt.datetime | None:
+    """A ``recorded_at`` value as an aware UTC datetime (``None`` when absent or unreadable)."""
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)

@@ -1,5 +1,6 @@
 """YAML plumbing: the safe loader and dumper (libyaml's C ones when present), literal blocks,
-and line numbers of nodes. Loading data goes through ``compose`` (bounded, plain data)."""
+and line numbers of nodes. Loading data goes through ``loading.compose.load`` (bounded,
+plain data)."""
 
 from __future__ import annotations
 
@@ -62,13 +63,6 @@ def _represent_literal(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 CassetteDumper.add_representer(str, _represent_str)
 CassetteDumper.add_representer(LiteralStr, _represent_literal)
-
-
-def load(text: str) -> Any:
-    """Parse YAML as plain data, bounded (see ``compose``): no tags, no alias bombs."""
-    from replaycodegen.cassette import compose
-
-    return compose.load(text)
 
 
 def dump(data: Any) -> str:

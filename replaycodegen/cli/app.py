@@ -207,7 +207,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     ctx = click.get_current_context(silent=True)
     state = ctx.find_object(State) if ctx is not None else None
     out = state.out if state is not None else Output()
-    loader = sys.modules.get("replaycodegen.cassette.loader")  # a cassette's warning: at it
+    loader = sys.modules.get("replaycodegen.cassette.loading.loader")  # a cassette's warning: at it
     at_cassette = loader is not None and issubclass(category, loader.CassetteWarning)
     out.warning((f"{filename}:{lineno}: " if at_cassette else "") + str(message))
 

@@ -104,10 +104,10 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
     Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
     entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
     """
-    from replaycodegen.cassette.store import check_writable
+    from replaycodegen.cassette.writing.store import check_writable
     from replaycodegen.errors import CassetteError
     from replaycodegen.maintenance.craft import expects_syntax_error, replace_code, syntax_problem
-    from replaycodegen.maintenance.ops import find_entry
+    from replaycodegen.maintenance.entries import find_entry
 
     # Read without the lock: it is not held while $EDITOR is open. The change is applied
     # afterwards, in one locked read-modify-write of the file as it is then.
@@ -164,7 +164,7 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
 def _snapshot(entry: Entry) -> bytes:
     """What an entry holds, to tell whether another process changed it meanwhile."""
     from replaycodegen.cassette.keys import canonical_json
-    from replaycodegen.cassette.serialize import entry_to_data
+    from replaycodegen.cassette.writing.serialize import entry_to_data
 
     return canonical_json(entry_to_data(entry))
 
@@ -225,9 +225,9 @@ def craft(state: State, path: str, entry_id: str, inject: str, output: str | Non
 def _craft_copy(path: str, output: str, entry_id: str, inject: str) -> CraftedFailure:
     """Craft into another file: PATH's text with the crafted entries spliced in (its
     comments kept), written whole to OUTPUT."""
-    from replaycodegen.cassette.loader import parse_cassette, read_text
-    from replaycodegen.cassette.rewrite import CassetteEdit
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.loading.loader import parse_cassette, read_text
+    from replaycodegen.cassette.writing.rewrite import CassetteEdit
+    from replaycodegen.cassette.writing.store import CassetteStore
     from replaycodegen.maintenance.craft import inject_failure
 
     text = read_text(path)

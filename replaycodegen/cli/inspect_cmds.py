@@ -17,7 +17,9 @@ from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette, Entry
-    from replaycodegen.maintenance.ops import CassetteSummary, EntryChange, EntryLocator
+    from replaycodegen.maintenance.diff import EntryChange
+    from replaycodegen.maintenance.entries import EntryLocator
+    from replaycodegen.maintenance.summary import CassetteSummary
 
 
 # -- ls -----------------------------------------------------------------------------------
@@ -28,9 +30,9 @@ def _summaries(paths: list[Path], skipped: list[str]) -> list[CassetteSummary]:
     other tools' cassettes (vcrpy) go to ``skipped`` with the reason."""
     import datetime as _dt
 
-    from replaycodegen.cassette.loader import NotACassetteError, load_cassette
+    from replaycodegen.cassette.loading.loader import NotACassetteError, load_cassette
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import CassetteSummary, summarize
+    from replaycodegen.maintenance.summary import CassetteSummary, summarize
 
     out = []
     for path in paths:
@@ -59,7 +61,7 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
     For each: entries (recorded / hand-authored), models, age (of the newest recording,
     else of the file) and size. Invalid files are listed with their error.
     """
-    from replaycodegen.maintenance.ops import find_cassettes
+    from replaycodegen.cassette.loading.files import find_cassettes
 
     root = Path(directory) if directory else (
         Path("cassettes") if Path("cassettes").is_dir() else Path(".")
@@ -99,8 +101,8 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
 
 def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocator
                 ) -> dict[str, Any]:
-    from replaycodegen.cassette.serialize import entry_to_data
-    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
+    from replaycodegen.cassette.writing.serialize import entry_to_data
+    from replaycodegen.maintenance.entries import entry_attempt, entry_kind
 
     data = {"kind": entry_kind(entry), "line": locate.line(index),
             "attempt": entry_attempt(entry), **entry_to_data(entry)}
@@ -114,7 +116,7 @@ def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocat
 
 def _show_entry(out: Output, cassette: Cassette, index: int, entry: Entry,
                 locate: EntryLocator) -> None:
-    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
+    from replaycodegen.maintenance.entries import entry_attempt, entry_kind
 
     line = locate.line(index)
     where = f", line {line}" if line else ""
@@ -190,8 +192,8 @@ def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     Code is syntax-highlighted (pygments) when colour is on: on a terminal, or with the
     global `--color always`.
     """
-    from replaycodegen.cassette.loader import read_text
-    from replaycodegen.maintenance.ops import EntryLocator, find_entry
+    from replaycodegen.cassette.loading.loader import read_text
+    from replaycodegen.maintenance.entries import EntryLocator, find_entry
 
     cassette = load(path)
     locate = EntryLocator(read_text(path))
@@ -244,7 +246,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 
     Recorded entries are matched by key, hand-authored ones by id.
     """
-    from replaycodegen.maintenance.ops import diff_cassettes
+    from replaycodegen.maintenance.diff import diff_cassettes
 
     result = diff_cassettes(load(a), load(b))
     if as_json:

@@ -1,5 +1,6 @@
 """CI-at-scale commands: ``combine`` and ``merge-driver``, plus what ``prune`` (reports,
-orphans) and ``record --from-ledger`` use (logic in ``replaycodegen.lifecycle``)."""
+orphans) and ``record --from-ledger`` (reading many reports or ledgers) use; the logic is in
+``replaycodegen.lifecycle``."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.cli.errors import RunFailed, UserError
 from replaycodegen.cli.options import json_option
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.combine import CombinedReport
-    from replaycodegen.lifecycle.record_ledger import CallResult, PlannedCall
-    from replaycodegen.lifecycle.reports import OrphanRecord, RunReport
+    from replaycodegen.lifecycle.ci.combine import CombinedReport
+    from replaycodegen.lifecycle.ci.reports import OrphanRecord, RunReport
 
 MAX_LISTED = 20
 
@@ -25,9 +25,9 @@ MAX_LISTED = 20
 # -- reading reports ------------------------------------------------------------------------
 
 
-def _inputs(names: Sequence[str], pattern: str) -> list[tuple[Path, bool]]:
+def report_inputs(names: Sequence[str], pattern: str) -> list[tuple[Path, bool]]:
     """``(file, found by a folder or glob)`` for every name (see ``outputs.expand_inputs``)."""
-    from replaycodegen.lifecycle.outputs import expand_inputs
+    from replaycodegen.lifecycle.ci.outputs import expand_inputs
 
     out: list[tuple[Path, bool]] = []
     for name in names:
@@ -43,11 +43,11 @@ def read_run_reports(state: State, names: Sequence[str]) -> list[RunReport]:
     """The shard reports among ``names``; a non-report found in a folder is skipped with a
     warning, a named file that is not one is an error."""
     from replaycodegen.errors import CassetteError
-    from replaycodegen.lifecycle.combine import CombinedReport, read_any
-    from replaycodegen.lifecycle.reports import LegacyReport, RunReport
+    from replaycodegen.lifecycle.ci.combine import CombinedReport, read_any
+    from replaycodegen.lifecycle.ci.reports import LegacyReport, RunReport
 
     runs: list[RunReport] = []
-    for file, found in _inputs(names, "*.json"):
+    for file, found in report_inputs(names, "*.json"):
         try:
             report = read_any(file)
         except CassetteError as exc:
@@ -73,7 +73,7 @@ def combined_from(state: State, names: Sequence[str], *, allow_partial: bool = F
                   shards_only: bool = False) -> CombinedReport:
     """One combined report: ``names`` is a combined report (unless ``shards_only``), or
     shard reports to combine (exit 1 naming what is missing when they are incomplete)."""
-    from replaycodegen.lifecycle.combine import (
+    from replaycodegen.lifecycle.ci.combine import (
         CombinedReport,
         IncompleteReports,
         combine_reports,
@@ -149,7 +149,7 @@ def combine(state: State, reports: tuple[str, ...], output: str | None, allow_pa
     Exit code 1 (naming the missing shards) when the set is incomplete, unless
     --allow-partial; a shard reported twice counts once, the latest run.
     """
-    from replaycodegen.lifecycle.outputs import write_json
+    from replaycodegen.atomic import write_json
 
     combined = combined_from(state, reports, allow_partial=allow_partial, shards_only=True)
     if output:
@@ -167,10 +167,10 @@ def unused_from(state: State, names: Sequence[str], *, orphans: bool
                 ) -> tuple[dict[Path, list[str]], list[tuple[Path, OrphanRecord]]]:
     """What prune may remove: unused ids per cassette and the orphan files, from a combined
     report, one report, or several (combined here with combine's rules)."""
-    from replaycodegen.lifecycle.combine import read_any
-    from replaycodegen.lifecycle.outputs import resolve
-    from replaycodegen.lifecycle.reports import LegacyReport
-    from replaycodegen.maintenance.ops import read_codegen_report
+    from replaycodegen.lifecycle.ci.combine import read_any
+    from replaycodegen.lifecycle.ci.outputs import resolve
+    from replaycodegen.lifecycle.ci.reports import LegacyReport
+    from replaycodegen.maintenance.prune import read_codegen_report
 
     if len(names) == 1 and Path(names[0]).is_file():
         single = read_any(names[0])
@@ -196,7 +196,7 @@ def prune_orphans(state: State, orphans: Sequence[tuple[Path, OrphanRecord]],
                   paths: Sequence[str], dry_run: bool) -> list[dict[str, Any]]:
     """Delete the orphaned cassettes (under PATHS, when given), printing each unless
     ``--json``; one record per orphan: path, entries, removed, error."""
-    from replaycodegen.lifecycle.orphans import delete_orphan
+    from replaycodegen.lifecycle.ci.orphans import delete_orphan
 
     done: list[dict[str, Any]] = []
     for path, orphan in orphans:
@@ -226,86 +226,6 @@ def prune_orphans(state: State, orphans: Sequence[tuple[Path, OrphanRecord]],
 
 
 # -- record --from-ledger -------------------------------------------------------------------
-
-
-def _call_line(call: PlannedCall) -> str:
-    from replaycodegen.cli.render import one_line, short_key
-
-    record = call.record
-    many = plural(call.count, "entry")
-    tests = ", ".join(call.tests[:3]) + (f" and {len(call.tests) - 3} more"
-                                         if len(call.tests) > 3 else "")
-    query = one_line(str(record.request.get("user_query", "")), 60)
-    return (f"{display_path(call.cassette)}: {many} for {tests} ({record.reason}; key "
-            f"{short_key(record.key)}; attempt {len(record.error_chain) + 1}; "
-            f"user_query={query!r})")
-
-
-def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | None,
-                       base_url: str | None, dry_run: bool) -> None:
-    """``replaycodegen record --from-ledger``: record exactly the misses the ledgers list."""
-    import asyncio
-
-    from replaycodegen.lifecycle.ledger import read_ledger
-    from replaycodegen.lifecycle.record_ledger import FAILED, RECORDED, plan, record_calls
-
-    records = [r for file, _ in _inputs(ledgers, "*.jsonl") for r in read_ledger(file)]
-    out = state.out
-    calls = plan(records)
-    if not calls or dry_run:
-        if state.as_json:
-            emit_json({"dry_run": dry_run, "misses": len(records), "recorded": 0,
-                       "calls": [_call_data(call) for call in calls]})
-        elif not calls:
-            out.echo("nothing to record: the ledger lists no misses")
-        else:
-            out.heading(f"would record {plural(len(calls), 'call')} "
-                        f"({plural(len(records), 'miss', 'misses')} in the ledger); nothing "
-                        "was called")
-            for call in calls:
-                out.echo(f"  {_call_line(call)}")
-        return
-    from replaycodegen.cli.record_cmd import real_generator
-
-    generator = real_generator(model, base_url)
-
-    def show(result: CallResult) -> None:
-        if state.as_json:
-            return
-        if result.status == RECORDED:
-            out.echo(out.style("recorded", fg="green") + f" {', '.join(result.entry_ids)}: "
-                     + _call_line(result.call))
-        else:
-            label = out.style(result.status, fg="red" if result.status == FAILED else "yellow")
-            out.echo(f"{label} {_call_line(result.call)}: {result.message}")
-
-    results = asyncio.run(record_calls(calls, generator, on_result=show))
-    recorded = sum(len(r.entry_ids) for r in results if r.status == RECORDED)
-    failed = [r for r in results if r.status == FAILED]
-    cassettes = len({r.call.cassette for r in results if r.status == RECORDED})
-    error = (RunFailed(f"{plural(len(failed), 'missed call')} "
-                       f"{'was' if len(failed) == 1 else 'were'} not recorded (each one's "
-                       "message says why)") if failed else None)
-    if state.as_json:
-        emit_json({"dry_run": False, "misses": len(records), "recorded": recorded,
-                   "cassettes": cassettes,
-                   "calls": [{**_call_data(r.call), "status": r.status,
-                              "entry_ids": r.entry_ids, "message": r.message or None}
-                             for r in results]}, error)
-        return
-    out.heading(f"recorded {plural(recorded, 'entry')} into {plural(cassettes, 'cassette')} "
-                f"from {plural(len(calls), 'missed call')}"
-                + (f"; {len(failed)} not recorded" if failed else ""))
-    if error is not None:
-        raise error
-
-
-def _call_data(call: PlannedCall) -> dict[str, Any]:
-    record = call.record
-    return {"cassette": str(call.cassette), "entries": call.count, "tests": list(call.tests),
-            "reason": record.reason, "key": record.key,
-            "attempt": len(record.error_chain) + 1,
-            "user_query": record.request.get("user_query")}
 
 
 # -- merge-driver ---------------------------------------------------------------------------
@@ -344,7 +264,7 @@ def merge_driver(state: State, base: str, ours: str, theirs: str, marker_size: i
     merge, 1 when entries conflict (both versions kept between conflict markers, which
     lint and the loader report with file:line).
     """
-    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.cassette.loading.loader import read_text
     from replaycodegen.lifecycle.merge_driver import NotMergeable, merge
 
     name = path or ours

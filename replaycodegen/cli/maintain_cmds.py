@@ -48,7 +48,7 @@ def _fix(path: Path) -> list[Finding]:
     (keys derived, a torn tail dropped, secrets scrubbed, pinned hashes dropped); only the
     entries fixed are written again. Returns the findings fixed."""
     from replaycodegen.maintenance.lint import lint_text
-    from replaycodegen.maintenance.ops import unpin
+    from replaycodegen.maintenance.rehash import unpin
 
     with updating(path) as edit:
         assert edit.text is not None
@@ -77,9 +77,12 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
-    from replaycodegen.cassette.loader import NotACassetteError
+    from replaycodegen.cassette.loading.loader import NotACassetteError
     from replaycodegen.errors import CassetteError
-    from replaycodegen.lifecycle.project_settings import find_project_settings, resolve_max_age
+    from replaycodegen.lifecycle.freshness.project_settings import (
+        find_project_settings,
+        resolve_max_age,
+    )
     from replaycodegen.maintenance.lint import lint_file
 
     age, age_text = resolve_max_age(max_age, find_project_settings())
@@ -149,7 +152,7 @@ def rehash(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     """Rewrite stored keys from each entry's request (after editing a request or
     match_on). A file whose keys are all right is left untouched."""
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import pinned_keys, stale_keys, unpin
+    from replaycodegen.maintenance.rehash import pinned_keys, stale_keys, unpin
 
     out = state.out
     files: list[dict[str, Any]] = []
@@ -224,7 +227,7 @@ def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans
     from replaycodegen.cli.context import load
     from replaycodegen.cli.lifecycle_cmds import prune_orphans, unused_from
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import prune_entries
+    from replaycodegen.maintenance.prune import prune_entries
 
     out = state.out
     unused, orphaned = unused_from(state, report, orphans=orphans)
@@ -284,7 +287,7 @@ def scrub(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     <SCRUBBED>, in place. A file without secrets is left untouched."""
     from replaycodegen.cassette.scrub import Scrubber
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import find_secrets
+    from replaycodegen.maintenance.secret_scan import find_secrets
 
     out = state.out
     scrubber = Scrubber()

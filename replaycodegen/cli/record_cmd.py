@@ -9,39 +9,36 @@ once with ``--jobs``/``--rpm``), a scoped re-record of existing entries (``PATHS
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.cli.errors import RunFailed, emit_json
 from replaycodegen.cli.options import json_option
-from replaycodegen.cli.render import one_line
+from replaycodegen.cli.record_setup import (
+    EXIT_INTERRUPTED,
+    Settings,
+    call_gate,
+    finish,
+    make_recorder,
+    service_config_for,
+    show_unfinished,
+)
 from replaycodegen.cli.status_cmd import freshness_options
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.record_runner import JobResult, RunResult
-    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+    from replaycodegen.cli.record_runner import RunResult
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import ProjectSettings
     from replaycodegen.models import PythonExecutionRequest
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "stale")
 DEFAULT_MODE = "new_episodes"
 """``record``'s mode: you ran it to record, into a file that may hold entries already."""
-NO_KEY = (
-    "no API key: set OPENAI_API_KEY to record (a local OpenAI-compatible server accepts any "
-    "dummy value, e.g. OPENAI_API_KEY=dummy); nothing was recorded"
-)
-EXIT_INTERRUPTED = 130
-DRY_RUN_KEY = "dry-run-never-sent"
 
 
 def _requests(query: str | None, objective: str | None, requests_file: str | None,
@@ -68,76 +65,6 @@ def _requests(query: str | None, objective: str | None, requests_file: str | Non
                                "whole command)")
     return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
-
-
-@dataclass
-class Settings:
-    """The options every recording path shares."""
-
-    model: str | None
-    base_url: str | None
-    prompt_builder: str | None
-    max_age: str | None
-    max_calls: int | None
-    max_tokens: int | None
-    max_retries: int | None
-    dry_run: bool
-    jobs: int
-    rpm: float | None
-
-
-def real_generator(model: str | None, base_url: str | None, *, dry_run: bool = False,
-                   **options: Any) -> OpenAICodeGenerator:
-    """The OpenAI-compatible generator to record with; no key is a ``UserError`` (a dry run
-    needs none: it never calls). ``options``: more ``OpenAICodeGenerator`` arguments."""
-    from replaycodegen.errors import CodeGenerationError
-    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-
-    key = os.environ.get("OPENAI_API_KEY", "").strip()
-    if not key and not dry_run:
-        raise UserError(NO_KEY)
-    try:
-        return OpenAICodeGenerator(model, base_url=base_url, api_key=key or DRY_RUN_KEY,
-                                   **options)
-    except CodeGenerationError as exc:
-        raise UserError(f"{exc.message}; nothing was recorded") from None
-
-
-def _gate(settings: Settings, project: ProjectSettings) -> CallGate:
-    """The real generator (the configured model and prompt builder) behind a ``CallGate``."""
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import resolve_model, resolve_prompt_builder
-
-    extra: dict[str, Any] = {}
-    if settings.max_retries is not None:
-        extra["max_retries"] = settings.max_retries
-    generator = real_generator(
-        resolve_model(settings.model, project), settings.base_url, dry_run=settings.dry_run,
-        prompt_builder=resolve_prompt_builder(settings.prompt_builder, project), **extra)
-    return CallGate(generator, jobs=settings.jobs, rpm=settings.rpm)
-
-
-def _recorder(gate: CallGate, cassette: str, mode: str, *, description: str | None,
-              budget: RecordingBudget, settings: Settings, project: ProjectSettings,
-              rerecord: list[str] | None = None) -> RecordingCodeGenerator:
-    from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.project_settings import resolve_max_age
-
-    try:
-        return RecordingCodeGenerator(
-            gate, cassette, mode, description=description, budget=budget,
-            dry_run=settings.dry_run, rerecord=rerecord,
-            max_age=resolve_max_age(settings.max_age, project)[0])
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def service_config_for(timeout: float | None, execution_root: str | None
-                       ) -> Callable[[int], dict[str, Any]]:
-    """The service config of request ``n`` (its own thread id)."""
-    from replaycodegen.cli.service_loop import service_config
-
-    return lambda number: service_config(f"record-{number}", timeout, execution_root)
 
 
 @click.command(short_help="Record a real model into a cassette.")
@@ -215,11 +142,11 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
     (exit 2 without it). Exit code 1 when a request did not end with results or the budget
     stopped it; what was recorded stays recorded. Ctrl-C: 130, after the calls in flight land.
     """
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.project_settings import find_project_settings
+    from replaycodegen.generation.budget import RecordingBudget
+    from replaycodegen.lifecycle.freshness.project_settings import find_project_settings
 
     if ledgers:
-        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+        from replaycodegen.cli.ledger_record_cmd import record_from_ledger
 
         return record_from_ledger(state, ledgers, model=model, base_url=base_url,
                                   dry_run=dry_run)
@@ -241,7 +168,7 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
             raise click.UsageError("give the cassettes to re-record: record PATHS... --stale")
         rerecord(state, targets, stale=stale or not entry_ids, entry_ids=list(entry_ids),
                  summary_md=summary_md, settings=settings, project=project, budget=budget,
-                 make_gate=lambda: _gate(settings, project), make_recorder=_recorder,
+                 make_gate=lambda: call_gate(settings, project), make_recorder=make_recorder,
                  config_for=config_for, retries=retries, approve=approve)
         return
     if paths:
@@ -255,8 +182,8 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
     requests = _requests(query, objective, requests_file, request_json)
     if retries is not None:
         requests = [r.model_copy(update={"retries": retries}) for r in requests]
-    gate = _gate(settings, project)
-    recorder = _recorder(gate, cassette, mode, description=description, budget=budget,
+    gate = call_gate(settings, project)
+    recorder = make_recorder(gate, cassette, mode, description=description, budget=budget,
                          settings=settings, project=project)
     _record_new(state, recorder, gate, requests, config_for, approve, jobs)
 
@@ -320,37 +247,12 @@ def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:
                  "listed)")
 
 
-def finish(run: RunResult, budget: RecordingBudget) -> None:
-    """The exit: 130 after Ctrl-C, 1 when the budget refused a call or a request failed."""
-    from replaycodegen.cli.record_runner import BUDGET
-    from replaycodegen.cli.service_loop import OK
-
-    if run.interrupted:
-        raise click.exceptions.Exit(EXIT_INTERRUPTED)
-    refused = [r for r in run.results if r.outcome.status == BUDGET]
-    if refused:
-        raise RunFailed(
-            f"the recording budget stopped {plural(len(refused), 'request')} after "
-            f"{plural(budget.calls, 'live call')} ({budget.describe()}); not recorded: "
-            f"{', '.join(budget.refused)}. Raise --max-calls/--max-tokens and re-run: what is "
-            "recorded replays")
-    failed = [r for r in run.results if r.outcome.status != OK]
-    if len(run.results) == 1 and failed:  # the whole message here, not in the summary
-        outcome = failed[0].outcome
-        raise RunFailed(f"the request did not finish: {outcome.status}: {outcome.message}")
-    if failed:
-        which = ", ".join(f"request {r.job.number}: {r.outcome.status}" for r in failed[:5])
-        more = f", and {len(failed) - 5} more" if len(failed) > 5 else ""
-        raise RunFailed(f"{len(failed)} of {plural(len(run.results), 'request')} did not "
-                        f"finish ({which}{more}); each request's whole message is in the "
-                        "summary")
-
-
 def summary_data(recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
                  seconds: float) -> dict[str, Any]:
     """What a recording did, as ``--json`` prints it (and the text summary shows)."""
     from replaycodegen.cli.service_loop import OK
-    from replaycodegen.maintenance.ops import entry_attempt, total_tokens
+    from replaycodegen.maintenance.entries import entry_attempt
+    from replaycodegen.maintenance.summary import total_tokens
 
     recorded = recorder.recorded
     outcomes = run.results
@@ -382,8 +284,8 @@ def summary_data(recorder: RecordingCodeGenerator, gate: CallGate, run: RunResul
 
 def _summary(state: State, summary: dict[str, Any], run: RunResult,
              recorder: RecordingCodeGenerator) -> None:
+    from replaycodegen.cassette.provenance import describe_kept
     from replaycodegen.cli.service_loop import OK
-    from replaycodegen.lifecycle.provenance import describe_kept
 
     out = state.out
     recorded = len(summary["recorded"])
@@ -414,17 +316,3 @@ def _summary(state: State, summary: dict[str, Any], run: RunResult,
                  "replays)")
 
 
-def show_unfinished(state: State, result: JobResult, *, whole: bool) -> None:
-    """A request that did not end with results: with its whole message when ``whole`` (a
-    miss explanation or a connection error's fix spans several lines: all are printed),
-    else only its status (a single request's message is the command's error, on stderr)."""
-    out = state.out
-    outcome = result.outcome
-    head = f"  request {result.job.number} ({one_line(result.job.request.user_query, 60)!r}): "
-    if not whole:
-        out.echo(f"{head}{outcome.status} (the error below says why)")
-        return
-    lines = outcome.message.splitlines() or [""]
-    out.echo(f"{head}{outcome.status}: {lines[0]}")
-    for line in lines[1:]:
-        out.echo(f"    {line}")

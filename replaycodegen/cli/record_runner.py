@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
     from replaycodegen.cli.service_loop import Attempt, Outcome
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.bulk import CallGate
     from replaycodegen.models import PythonExecutionRequest
 
 BUDGET = "budget used up"
@@ -99,8 +99,8 @@ async def run_jobs(state: State, jobs: list[Job], *, gate: CallGate,
     """Run every job (``concurrency`` at a time); failures become outcomes, not errors."""
     from replaycodegen.cli.service_loop import AttemptPrinter, ObservedGenerator, Outcome, drive
     from replaycodegen.executor import PythonExecutorService
-    from replaycodegen.lifecycle.budget import BudgetExceeded
-    from replaycodegen.lifecycle.bulk import RecordingStopped
+    from replaycodegen.generation.budget import BudgetExceeded
+    from replaycodegen.generation.call_gate import RecordingStopped
 
     run = RunResult()
     several = len(jobs) > 1

@@ -40,12 +40,13 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
     from pydantic import ValidationError
 
     from replaycodegen.cassette import yamlio
-    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.cassette.loading import compose
+    from replaycodegen.cassette.loading.loader import read_text
     from replaycodegen.models import PythonExecutionRequest
 
     text = read_text(path)
     try:
-        data = yamlio.load(text)
+        data = compose.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

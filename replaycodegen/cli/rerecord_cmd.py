@@ -1,5 +1,5 @@
 """``replaycodegen record PATHS --stale`` / ``--entry ID``: re-record exactly those entries
-(logic in ``replaycodegen.lifecycle.rerecord``), print what happened to each, and write it
+(logic in ``replaycodegen.lifecycle.freshness.rerecord``), print what happened to each, and write it
 as Markdown for a pull-request comment (``--summary-md``)."""
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from replaycodegen.cli.errors import RunFailed, UserError, emit_json
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.record_cmd import Settings
     from replaycodegen.cli.record_runner import Job, RunResult
+    from replaycodegen.cli.record_setup import Settings
+    from replaycodegen.generation.budget import RecordingBudget
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import ProjectSettings
-    from replaycodegen.lifecycle.rerecord import EntryResult, RerecordPlan
+    from replaycodegen.lifecycle.freshness.project_settings import ProjectSettings
+    from replaycodegen.lifecycle.freshness.rerecord import EntryResult, RerecordPlan
 
 
 def _plans(targets: list[str], *, stale: bool, entry_ids: list[str], settings: Settings,
            project: ProjectSettings) -> list[RerecordPlan]:
     from replaycodegen.cli.context import load
-    from replaycodegen.lifecycle.project_settings import freshness_policy
-    from replaycodegen.lifecycle.rerecord import plan_rerecord
+    from replaycodegen.lifecycle.freshness.project_settings import freshness_policy
+    from replaycodegen.lifecycle.freshness.rerecord import plan_rerecord
 
     policy = freshness_policy(project, prompt_builder=settings.prompt_builder,
                               model=settings.model, max_age=settings.max_age) if stale else None
@@ -54,8 +54,8 @@ def rerecord(state: State, targets: list[str], *, stale: bool, entry_ids: list[s
              make_recorder: Callable[..., RecordingCodeGenerator],
              config_for: Callable[[int], dict[str, Any]], retries: int | None,
              approve: bool) -> None:
-    from replaycodegen.cli.record_cmd import finish
     from replaycodegen.cli.record_runner import Job, run_jobs
+    from replaycodegen.cli.record_setup import finish
 
     out = state.out
     plans = _plans(targets, stale=stale, entry_ids=entry_ids, settings=settings,
@@ -124,7 +124,7 @@ def _print_plans(state: State, plans: list[RerecordPlan], *, dry_run: bool) -> N
 
 
 def _planned(plan: RerecordPlan) -> list[EntryResult]:
-    from replaycodegen.lifecycle.rerecord import EntryResult
+    from replaycodegen.lifecycle.freshness.rerecord import EntryResult
 
     return [EntryResult(i, "; ".join(plan.reasons.get(i) or ["asked for (--entry)"]),
                         _what(plan, i)) for i in plan.targets]
@@ -140,7 +140,7 @@ def _results(plans: list[RerecordPlan], recorders: dict[str, RecordingCodeGenera
              run: RunResult) -> list[tuple[RerecordPlan, list[EntryResult]]]:
     from replaycodegen.cassette.keys import canonical_json, request_fields
     from replaycodegen.cli.service_loop import FAILED, OK
-    from replaycodegen.lifecycle.rerecord import summarize
+    from replaycodegen.lifecycle.freshness.rerecord import summarize
 
     out = []
     for plan in plans:
@@ -157,7 +157,7 @@ def _results(plans: list[RerecordPlan], recorders: dict[str, RecordingCodeGenera
 
 
 def _counts(results: list[tuple[RerecordPlan, list[EntryResult]]]) -> dict[str, int]:
-    from replaycodegen.lifecycle.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
+    from replaycodegen.lifecycle.freshness.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
 
     counts = dict.fromkeys((CODE_CHANGED, UNCHANGED, NEW, NOT_REACHED), 0)
     for _, entries in results:
@@ -186,8 +186,8 @@ def _data(results: list[tuple[RerecordPlan, list[EntryResult]]], gate: CallGate,
 
 def _print(state: State, results: list[tuple[RerecordPlan, list[EntryResult]]],
            gate: CallGate, budget: RecordingBudget, seconds: float, run: RunResult) -> None:
-    from replaycodegen.cli.record_cmd import show_unfinished
-    from replaycodegen.lifecycle.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
+    from replaycodegen.cli.record_setup import show_unfinished
+    from replaycodegen.lifecycle.freshness.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
 
     out = state.out
     for plan, entries in results:
@@ -212,7 +212,7 @@ def _print(state: State, results: list[tuple[RerecordPlan, list[EntryResult]]],
 
 def _write_markdown(path: str, results: list[tuple[RerecordPlan, list[EntryResult]]], *,
                     dry_run: bool) -> None:
-    from replaycodegen.lifecycle.rerecord import to_markdown
+    from replaycodegen.lifecycle.freshness.rerecord import to_markdown
 
     text = to_markdown([(display_path(p.path), entries) for p, entries in results],
                        dry_run=dry_run)

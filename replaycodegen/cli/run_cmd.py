@@ -63,7 +63,7 @@ def _request_data(cassette: Cassette, entry: str | None, query: str | None,
     objective defaults to the query), else the request of ``--entry`` or of the cassette's
     first entry."""
     from replaycodegen.cli.requests_file import request_from_options, with_default_objective
-    from replaycodegen.maintenance.ops import example_request_fields
+    from replaycodegen.maintenance.entries import example_request_fields
 
     if query is not None:
         return request_from_options(query, objective)

@@ -1,5 +1,5 @@
 """``replaycodegen status``: the blast radius of a prompt, model or age change, offline
-(logic in ``replaycodegen.lifecycle.status``)."""
+(logic in ``replaycodegen.lifecycle.freshness.status``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from replaycodegen.cli.options import json_option
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.status import CassetteStatus, FreshnessPolicy
+    from replaycodegen.lifecycle.freshness.status import CassetteStatus, FreshnessPolicy
 
 PROMPT_BUILDER_HELP = ("The prompt builder, module:attribute (default: the codegen_prompt_builder "
                        "ini key, else the built-in one).")
@@ -33,7 +33,10 @@ def default_paths(paths: tuple[str, ...]) -> list[Path]:
 
 def policy_from_options(prompt_builder: str | None, model: str | None, max_age: str | None
                         ) -> FreshnessPolicy:
-    from replaycodegen.lifecycle.project_settings import find_project_settings, freshness_policy
+    from replaycodegen.lifecycle.freshness.project_settings import (
+        find_project_settings,
+        freshness_policy,
+    )
 
     return freshness_policy(find_project_settings(), prompt_builder=prompt_builder, model=model,
                             max_age=max_age)
@@ -67,7 +70,7 @@ def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, mod
     `replaycodegen record PATHS --stale` re-records exactly the stale entries.
     Exit code 0 when all are fresh, 1 when any is stale, 2 when a file cannot be loaded.
     """
-    from replaycodegen.lifecycle.status import status_file
+    from replaycodegen.lifecycle.freshness.status import status_file
 
     policy = policy_from_options(prompt_builder, model, max_age)
     results = [status_file(path, policy) for path in default_paths(paths)]
@@ -89,7 +92,7 @@ def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, mod
 
 
 def _print(state: State, results: list[CassetteStatus]) -> None:
-    from replaycodegen.lifecycle.status import FRESH, KEPT, STALE
+    from replaycodegen.lifecycle.freshness.status import FRESH, KEPT, STALE
 
     out = state.out
     colours = {FRESH: "green", STALE: "yellow", KEPT: "cyan"}

@@ -23,7 +23,7 @@ from typing import Any
 
 from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
 from replaycodegen.cassette.keys import validate_match_on
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.cassette.model import Cassette, Entry, Pattern
 from replaycodegen.cassette.scrub import Scrubber

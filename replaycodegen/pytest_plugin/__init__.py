@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = plugin_state(config).settings
     if settings.guard == "all" and settings.record_mode == "none":
         config.pluginmanager.register(GuardEveryTest(), "replaycodegen-guard-all")
-    from replaycodegen.cassette.cache import set_default_cache
+    from replaycodegen.cassette.loading.cache import set_default_cache
 
     config.add_cleanup(set_default_cache(cache_choice(config)))
 

@@ -49,7 +49,7 @@ class SessionCassettes:
         key = (name, tuple(match_on) if match_on is not None else None)
         known = self._parsed.get(key)
         if known is None or known[0] != signature:
-            from replaycodegen.cassette.loader import load_cassette
+            from replaycodegen.cassette.loading.loader import load_cassette
 
             self.parses += 1
             known = (signature, load_cassette(path, match_on=match_on))

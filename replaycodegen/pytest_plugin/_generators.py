@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from replaycodegen.cassette.keys import validate_match_on
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.errors import CassetteError, CassetteMiss, CodeGenerationError
+from replaycodegen.generation.budget import RecordingBudget
 from replaycodegen.generation.mock import MockCodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
-from replaycodegen.generation.recording import RecordingCodeGenerator
-from replaycodegen.lifecycle.budget import RecordingBudget
+from replaycodegen.generation.recording import RecordingCodeGenerator, StaleSelector
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
 from ._cassettes import SessionCassettes
@@ -172,7 +173,7 @@ def _has_entries(path: Path) -> bool:
 def _start_afresh(path: Path, match_on: tuple[str, ...] | None, description: str) -> str:
     """Empty the cassette once per session (locked; header and comments kept). A file
     that does not load is refused with its problem and the fix, never replaced."""
-    from replaycodegen.lifecycle.rewrite import reset_keeping_kept
+    from replaycodegen.cassette.writing.in_place import reset_keeping_kept
 
     store = CassetteStore(path)
     reset_keeping_kept(store, match_on=match_on, description=description)  # crafted, hand stay
@@ -217,7 +218,10 @@ def real_generator(config: Mapping[str, Any], settings: CodegenSettings) -> Code
     if kwargs.get("api_key") is None and settings.dry_run:
         kwargs["api_key"] = DRY_RUN_KEY  # a dry run sends nothing
     if settings.prompt_builder is not None:
-        from replaycodegen.lifecycle.project_settings import SettingError, load_prompt_builder
+        from replaycodegen.lifecycle.freshness.project_settings import (
+            SettingError,
+            load_prompt_builder,
+        )
 
         try:
             kwargs["prompt_builder"] = load_prompt_builder(
@@ -234,6 +238,16 @@ def session_budget(settings: CodegenSettings, claims: SessionClaims) -> Recordin
         return None
     return RecordingBudget(settings.max_calls, settings.max_tokens,
                            shared_file=claims.directory / "recording-budget.json")
+
+
+def stale_selector(mode: str, real: CodeGenerator,
+                   max_age: datetime.timedelta | None) -> StaleSelector | None:
+    """Record mode ``stale``: what ``replaycodegen status`` would call stale for ``real``."""
+    if mode != "stale":
+        return None
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy
+
+    return FreshnessPolicy.for_generator(real, max_age)
 
 
 def open_generator(
@@ -264,7 +278,7 @@ def open_generator(
             recorder_mode(mode, path, claims, match_on, description, settings.dry_run),
             match_on=match_on, description=description, secrets=secrets,
             budget=session_budget(settings, claims), dry_run=settings.dry_run,
-            max_age=settings.max_age)
+            freshness=stale_selector(mode, real, settings.max_age))
     except CassetteError:
         raise
     except ValueError as exc:

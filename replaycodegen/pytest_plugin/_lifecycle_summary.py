@@ -12,7 +12,7 @@ import pytest
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.reports import RunReport
+    from replaycodegen.lifecycle.ci.reports import RunReport
 
     from ._report import CodegenLedger
     from ._shard import RunIdentity

@@ -175,7 +175,7 @@ class CassetteChoice:
 
 
 def _legacy_in_use(legacy: str, new: str) -> bool:
-    from replaycodegen.cassette.foreign import foreign_kind_of_file
+    from replaycodegen.cassette.loading.foreign import foreign_kind_of_file
 
     return (not os.path.exists(new) and os.path.isfile(legacy)
             and foreign_kind_of_file(Path(legacy)) is None)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.cli import cli
 from replaycodegen.models import ExecutionError, PythonExecutionRequest
 from replaycodegen.testing import FakeOpenAIServer
@@ -117,7 +117,7 @@ def demo_copy(isolated: Path) -> Path:
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lost connections are retried at once (the recorder's real waits are 1, 2, 4 s)."""
-    from replaycodegen.lifecycle.bulk import CallGate
+    from replaycodegen.generation.call_gate import CallGate
 
     monkeypatch.setattr(CallGate, "_backoff", lambda self, attempt, retry_after: 0.0)
 

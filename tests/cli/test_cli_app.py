@@ -90,7 +90,7 @@ def test_debug_adds_the_traceback(invoke: Invoke) -> None:
 
 def test_an_internal_error_is_one_line_too(invoke: Invoke, monkeypatch: pytest.MonkeyPatch,
                                            sample: Path) -> None:
-    import replaycodegen.maintenance.ops as ops
+    import replaycodegen.maintenance.diff as ops
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")

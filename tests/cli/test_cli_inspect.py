@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 from replaycodegen.cassette.behaviors import behavior_summaries
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.model import Entry, Pattern
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from tests.cli.conftest import (
     DATA,
     FIXED_CODE,

@@ -13,9 +13,9 @@ import pytest
 from click.testing import Result
 
 from replaycodegen.cassette.keys import fingerprint
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cli import app, context
-from replaycodegen.lifecycle.ledger import make_record
+from replaycodegen.lifecycle.ci.ledger import make_record
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import ROOT, Invoke, request, stderr_lines, write_cassette
 from tests.cli.test_cli_maintain import SECRET, leaky, report, stale

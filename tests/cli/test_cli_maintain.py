@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from replaycodegen.cassette.behaviors import shipped_cassettes_dir
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from tests.cli.conftest import (
     BROKEN_CODE,
     Invoke,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.lifecycle.budget import RecordingBudget
-from replaycodegen.lifecycle.expiry import describe_age
+from replaycodegen.generation.budget import RecordingBudget
+from replaycodegen.lifecycle.freshness.expiry import describe_age
 from replaycodegen.plural import plural, plural_form
 from tests.cli.conftest import Invoke, request, write_cassette
 from tests.cli.test_cli_maintain import report, stale

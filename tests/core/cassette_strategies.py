@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from replaycodegen import PythonExecutionRequest
 from replaycodegen.cassette.model import Cassette, Entry, Pattern, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.cassette.writing.serialize import dump_cassette
 
 _text = st.text(max_size=24)
 _plain = st.recursive(

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from replaycodegen import CassetteError, CassetteWarning, load_cassette
-from replaycodegen.cassette import cache
-from replaycodegen.cassette.cache import ParsedCassetteCache
+from replaycodegen.cassette.loading import cache
+from replaycodegen.cassette.loading.cache import ParsedCassetteCache
 from tests.core.cassette_strategies import cassette_files, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::replaycodegen.CassetteWarning")

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replaycodegen import CassetteError, PythonExecutionRequest, load_cassette
-from replaycodegen.cassette import entry_split
-from replaycodegen.cassette.loader import Parsed, parse_raw
+from replaycodegen.cassette.loading import entry_split
+from replaycodegen.cassette.loading.loader import Parsed, parse_raw
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_entry, header_to_data
+from replaycodegen.cassette.writing.serialize import dump_entry, header_to_data
 from replaycodegen.cassette.yamlio import dump
 from tests.core.cassette_strategies import cassette_files, snapshot
 

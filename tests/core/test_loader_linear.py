@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from replaycodegen import CassetteWarning, load_cassette
-from replaycodegen.cassette import compose
+from replaycodegen.cassette.loading import compose
 from replaycodegen.cli import app
 from tests.core.cassette_strategies import recorded_text
 

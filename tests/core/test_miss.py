@@ -9,7 +9,7 @@ import pytest
 from replaycodegen import CassetteMiss, ExecutionError, MockCodeGenerator, PythonExecutionRequest
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.cassette.writing.serialize import dump_cassette
 from replaycodegen.generation import RecordingCodeGenerator
 
 REQ = PythonExecutionRequest(

@@ -20,7 +20,7 @@ import replaycodegen.pytest_plugin._generators  # noqa: F401
 from replaycodegen import Cassette, MockCodeGenerator, PythonExecutionRequest, load_cassette
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 
 FAKE_KEY = "sk-fake-plugin-tests-0123456789abcdef"
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.lifecycle.combine import combine_reports
-from replaycodegen.lifecycle.reports import RunReport
-from replaycodegen.lifecycle.reports import read_report as read_report_file
+from replaycodegen.lifecycle.ci.combine import combine_reports
+from replaycodegen.lifecycle.ci.reports import RunReport
+from replaycodegen.lifecycle.ci.reports import read_report as read_report_file
 
 from .helpers import make_project, read_report, write_cassette
 

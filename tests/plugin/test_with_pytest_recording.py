@@ -230,7 +230,7 @@ class Scripted:
 @pytest.mark.parametrize("mode", ["once", "new_episodes", "all", "rewrite"])
 def test_the_store_and_the_recorder_refuse_a_vcr_cassette(tmp_path: Path, mode: str) -> None:
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
     from replaycodegen.errors import CassetteError
     from replaycodegen.generation import RecordingCodeGenerator
 

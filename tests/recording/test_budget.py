@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from replaycodegen import OpenAICodeGenerator, PythonExecutionRequest, RecordingCodeGenerator
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cli import cli
 from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.budget import BudgetExceeded, RecordingBudget
 from replaycodegen.generation.recording import WouldGoLive
-from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
 from replaycodegen.testing import FakeOpenAIServer
 
 KEY = "dummy-key-for-the-budget-tests"
@@ -77,7 +77,7 @@ async def test_a_token_budget_is_checked_before_each_call_with_the_usage_known(
 
 def test_one_budget_file_is_shared_by_processes_that_race_for_it(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
-        from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
+        from replaycodegen.generation.budget import BudgetExceeded, RecordingBudget
         budget = RecordingBudget(max_calls=7, shared_file={str(tmp_path / 'b.json')!r})
         granted = 0
         for _ in range(10):

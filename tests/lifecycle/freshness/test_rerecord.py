@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.testing import FakeOpenAIServer, default_responder, fenced, last_user_message
 from tests.cli.conftest import Invoke, stderr_lines
 from tests.lifecycle.freshness.helpers import BEAMS, BROKEN, KEY, record_sample

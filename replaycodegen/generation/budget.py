@@ -21,8 +21,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from replaycodegen.atomic import write_json
 from replaycodegen.errors import ReplayCodegenError
-from replaycodegen.lifecycle.outputs import write_json
 from replaycodegen.plural import plural
 
 

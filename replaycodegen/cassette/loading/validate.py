@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from replaycodegen.cassette.foreign import FOREIGN_HINT, VCRPY_CASSETTE
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, REQUEST_FIELDS, validate_match_on
+from replaycodegen.cassette.loading.foreign import FOREIGN_HINT, VCRPY_CASSETTE
 from replaycodegen.cassette.model import (
     CASSETTE_VERSION,
     ORIGINS,

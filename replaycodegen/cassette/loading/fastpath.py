@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from yaml.nodes import Node, SequenceNode
 
-from replaycodegen.cassette import compose, entry_split, files, yamlio
-from replaycodegen.cassette.model import Entry
-from replaycodegen.cassette.outcome import (
+from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.loading import compose, entry_split, files
+from replaycodegen.cassette.loading.outcome import (
     STALE_KEY,
     TORN_TAIL,
     Parsed,
@@ -28,7 +28,7 @@ from replaycodegen.cassette.outcome import (
     too_deep,
     yaml_error,
 )
-from replaycodegen.cassette.validate import (
+from replaycodegen.cassette.loading.validate import (
     Header,
     Invalid,
     assemble,
@@ -38,6 +38,7 @@ from replaycodegen.cassette.validate import (
     parse_entry,
     parse_header,
 )
+from replaycodegen.cassette.model import Entry
 from replaycodegen.errors import CassetteError
 
 BATCH = 64

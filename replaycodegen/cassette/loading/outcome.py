@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from replaycodegen.cassette import compose
+from replaycodegen.cassette.loading import compose
+from replaycodegen.cassette.loading.validate import Invalid, field_name
 from replaycodegen.cassette.model import Cassette
-from replaycodegen.cassette.validate import Invalid, field_name
 from replaycodegen.errors import CassetteError
 
 STALE_KEY = (

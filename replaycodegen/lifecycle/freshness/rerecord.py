@@ -15,10 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replaycodegen.cassette.model import Cassette, Entry
-from replaycodegen.lifecycle.provenance import is_kept
-from replaycodegen.lifecycle.status import STALE, FreshnessPolicy, check_cassette
-from replaycodegen.maintenance.ops import request_identity, same_code
+from replaycodegen.cassette.model import Cassette, Entry, request_identity, same_code
+from replaycodegen.cassette.provenance import is_kept
+from replaycodegen.lifecycle.freshness.status import STALE, FreshnessPolicy, check_cassette
 from replaycodegen.models import PythonExecutionRequest
 from replaycodegen.plural import plural
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from replaycodegen.errors import CassetteError
-from replaycodegen.lifecycle.shards import Shard, ShardError
+from replaycodegen.lifecycle.ci.shards import Shard, ShardError
 
 REPORT_FORMAT = "replaycodegen-report"
 REPORT_VERSION = 2

@@ -17,16 +17,13 @@ made in CI can be used in a checkout elsewhere.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from replaycodegen.lifecycle.shards import Shard
+from replaycodegen.lifecycle.ci.shards import Shard
 
 SHARD_FIELD = "{shard}"
 UNIQUE_FIELD = "{unique}"
@@ -55,20 +52,6 @@ def output_path(template: str, shard: Shard, *, stem: str, suffix: str,
     named = Path(text)
     ext = "".join(named.suffixes[-1:])
     return named.with_name(f"{named.name[:len(named.name) - len(ext)]}.{unique_suffix()}{ext}")
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file in the same folder, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def portable(path: str | os.PathLike[str], root: Path) -> str:

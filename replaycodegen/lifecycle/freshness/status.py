@@ -4,8 +4,8 @@ For every entry, with no live call and no key: *fresh*, *kept* (crafted and hand
 which re-recording never replaces), or *stale* with the reasons:
 
 - ``prompt-changed``: the prompt builder renders, for the entry's stored request and error
-  chain, a prompt whose sha256 differs from the recorded one (see ``prompt_drift`` for what
-  is stored and what is not);
+  chain, a prompt whose sha256 differs from the recorded one (see
+  ``generation.prompt_check`` for what is stored and what is not);
 - ``model-changed``: the configured model differs from the recorded one (a dated snapshot
   of the configured model, such as ``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``, counts
   as the same);
@@ -26,13 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette, read_text
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette, read_text
 from replaycodegen.cassette.model import Cassette, Entry
+from replaycodegen.cassette.provenance import HAND_EDITED_HINT, hand_edited, is_kept
 from replaycodegen.errors import CassetteError
 from replaycodegen.generation.prompt import PromptBuilder
-from replaycodegen.lifecycle.expiry import age_of, describe_age
-from replaycodegen.lifecycle.prompt_drift import DEFAULT_MAX_ERRORS_IN_PROMPT, stored_prompt_sha256
-from replaycodegen.lifecycle.provenance import HAND_EDITED_HINT, hand_edited, is_kept
+from replaycodegen.generation.prompt_check import (
+    DEFAULT_MAX_ERRORS_IN_PROMPT,
+    stored_prompt_sha256,
+)
+from replaycodegen.lifecycle.freshness.expiry import age_of, describe_age
 
 FRESH, STALE, KEPT = "fresh", "stale", "kept"
 PROMPT_CHANGED = "prompt-changed"
@@ -54,6 +57,25 @@ class FreshnessPolicy:
     max_age_text: str | None = None
     max_errors_in_prompt: int | None = DEFAULT_MAX_ERRORS_IN_PROMPT
     now: _dt.datetime | None = None
+
+    @classmethod
+    def for_generator(cls, generator: object,
+                      max_age: _dt.timedelta | None = None) -> FreshnessPolicy:
+        """What "fresh" means for a generator: its prompt builder (else the default one),
+        its model and its error limit, with ``max_age``."""
+        builder = getattr(generator, "prompt_builder", None)
+        model = getattr(generator, "model", None)
+        return cls(
+            prompt_builder=builder if isinstance(builder, PromptBuilder) else PromptBuilder(),
+            model=model if isinstance(model, str) else None,
+            max_age=max_age,
+            max_errors_in_prompt=getattr(generator, "max_errors_in_prompt",
+                                         DEFAULT_MAX_ERRORS_IN_PROMPT),
+        )
+
+    def stale_entry_ids(self, cassette: Cassette) -> list[str]:
+        """The ids of the entries ``status`` calls stale under this policy, in file order."""
+        return stale_entry_ids(cassette, self)
 
     def to_data(self) -> dict[str, Any]:
         builder = self.prompt_builder

@@ -4,7 +4,7 @@
 ``rewrite_entries`` drives): the cassette as it is on disk, operations by entry id
 (``replace``, ``remove``, ``insert_before``, ``append``, ``touch``), and :meth:`render`,
 which scrubs what it writes and splices it into the file's text at the spans
-:mod:`~replaycodegen.cassette.layout` found. Every byte outside the changed entries stays
+:mod:`~replaycodegen.cassette.writing.layout` found. Every byte outside the changed entries stays
 as it was: comments, blank lines, key order, quoting, the flow style of a ``when``.
 
 An entry counts as changed when it is a new object for its id (``replace``, or any code
@@ -26,11 +26,11 @@ from typing import Any
 
 from replaycodegen.cassette import yamlio
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-from replaycodegen.cassette.layout import Layout, find_layout, quick_layout, refine
-from replaycodegen.cassette.loader import CassetteWarning
+from replaycodegen.cassette.loading.loader import CassetteWarning
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import Scrubber
-from replaycodegen.cassette.serialize import dump_cassette, dump_entry, header_to_data
+from replaycodegen.cassette.writing.layout import Layout, find_layout, quick_layout, refine
+from replaycodegen.cassette.writing.serialize import dump_cassette, dump_entry, header_to_data
 from replaycodegen.errors import CassetteError
 
 _HASH_SUFFIX = "_sha256"

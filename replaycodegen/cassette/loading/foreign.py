@@ -19,7 +19,7 @@ _TOP_LEVEL = re.compile(r"(?m)^(interactions|entries)\s*:")
 def foreign_kind_of_text(text: str) -> str | None:
     """What the text is when it is another tool's cassette, else ``None``: from its
     top-level keys alone, without parsing it (the loader's check after parsing is
-    ``replaycodegen.cassette.validate.is_vcrpy_cassette``)."""
+    ``replaycodegen.cassette.loading.validate.is_vcrpy_cassette``)."""
     keys = {match.group(1) for match in _TOP_LEVEL.finditer(text)}
     return VCRPY_CASSETTE if keys == {"interactions"} else None
 

@@ -1,6 +1,6 @@
 """Writing cassettes: locked, scrubbed, atomic, incremental, and safe with many writers.
 
-- Every write holds the cassette's lock (:mod:`~replaycodegen.cassette.locking`: one lock
+- Every write holds the cassette's lock (:mod:`~replaycodegen.cassette.writing.locking`: one lock
   per real path, kept in the user cache, not next to the cassette).
 - A new recording is *appended* as one block (the file always ends with the ``entries:``
   sequence), so recording n entries costs O(n), not O(n^2). A failed append is truncated
@@ -28,14 +28,14 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from replaycodegen.cassette.foreign import refuse_foreign
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette, read_text
-from replaycodegen.cassette.locking import LOCK_TIMEOUT_SECONDS, CassetteLock
+from replaycodegen.cassette.loading.foreign import refuse_foreign
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette, read_text
 from replaycodegen.cassette.model import Cassette, Entry
-from replaycodegen.cassette.rewrite import CassetteEdit, scrub_entry
 from replaycodegen.cassette.scrub import Scrubber
-from replaycodegen.cassette.serialize import dump_cassette, dump_entry
+from replaycodegen.cassette.writing.locking import LOCK_TIMEOUT_SECONDS, CassetteLock
+from replaycodegen.cassette.writing.rewrite import CassetteEdit, scrub_entry
+from replaycodegen.cassette.writing.serialize import dump_cassette, dump_entry
 from replaycodegen.errors import CassetteError
 
 _ENTRIES_LINE = re.compile(r"(?m)^entries:[ \t]*(?:#[^\n]*)?\n")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from replaycodegen.cassette.foreign import refuse_foreign
+from replaycodegen.cassette.loading.foreign import refuse_foreign
 from replaycodegen.cassette.model import Cassette, Entry
-from replaycodegen.cassette.rewrite import CassetteEdit
-from replaycodegen.cassette.store import CassetteStore, check_writable
+from replaycodegen.cassette.provenance import is_kept
+from replaycodegen.cassette.writing.rewrite import CassetteEdit
+from replaycodegen.cassette.writing.store import CassetteStore, check_writable
 from replaycodegen.errors import CassetteError
-from replaycodegen.lifecycle.provenance import is_kept
 
 
 def replace_entry_in_place(store: CassetteStore, cassette: Cassette, old_id: str,

@@ -27,7 +27,7 @@ from replaycodegen.errors import ReplayCodegenError
 from replaycodegen.generation.prompt import PromptBuilder
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.status import FreshnessPolicy
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy
 
 CONFIG_FILES: tuple[str, ...] = (
     "pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini",
@@ -160,7 +160,7 @@ def resolve_prompt_builder(option: str | None, project: ProjectSettings) -> Prom
 def resolve_max_age(option: str | None, project: ProjectSettings
                     ) -> tuple[_dt.timedelta | None, str | None]:
     """``--max-age``, else ``codegen_max_age``: ``(duration, text)``, ``(None, None)`` if unset."""
-    from replaycodegen.lifecycle.expiry import parse_max_age
+    from replaycodegen.lifecycle.freshness.expiry import parse_max_age
 
     text, where = option, "--max-age"
     if not text:
@@ -176,7 +176,7 @@ def resolve_max_age(option: str | None, project: ProjectSettings
 def freshness_policy(project: ProjectSettings, *, prompt_builder: str | None = None,
                      model: str | None = None, max_age: str | None = None) -> FreshnessPolicy:
     """What ``status`` and ``record --stale`` compare entries with (options win over ini)."""
-    from replaycodegen.lifecycle.status import FreshnessPolicy
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy
 
     age, age_text = resolve_max_age(max_age, project)
     return FreshnessPolicy(

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 
 from replaycodegen.cassette.model import Entry
-from replaycodegen.cassette.serialize import clean_code
+from replaycodegen.cassette.writing.serialize import clean_code
 
 RECORDED = "recorded"
 KEPT_ORIGINS: frozenset[str] = frozenset({"crafted", "hand"})

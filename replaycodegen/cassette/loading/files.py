@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
 
 from replaycodegen.errors import CassetteError
 
@@ -171,3 +172,22 @@ def decode_utf8(raw: bytes, path: str) -> str:
 def not_utf8(raw: bytes, exc: UnicodeDecodeError, path: str, *, first_line: int) -> CassetteError:
     line = first_line + raw.count(b"\n", 0, exc.start)
     return CassetteError("not UTF-8 text", path=path, line=line, hint="save the cassette as UTF-8")
+
+
+CASSETTE_SUFFIXES = (".yaml", ".yml")
+
+
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
+
+
+def find_cassettes(directory: str | os.PathLike[str]) -> list[Path]:
+    """``*.yaml`` / ``*.yml`` files under ``directory`` (recursively, sorted), skipping
+    hidden folders and virtual environments."""
+    root = Path(directory)
+    found: list[Path] = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        found.extend(
+            Path(current) / name for name in sorted(files) if name.endswith(CASSETTE_SUFFIXES)
+        )
+    return found

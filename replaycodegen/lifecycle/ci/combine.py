@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from replaycodegen.errors import CassetteError, ReplayCodegenError
-from replaycodegen.lifecycle.orphans import find_orphans
-from replaycodegen.lifecycle.outputs import resolve
-from replaycodegen.lifecycle.reports import (
+from replaycodegen.lifecycle.ci.orphans import find_orphans
+from replaycodegen.lifecycle.ci.outputs import resolve
+from replaycodegen.lifecycle.ci.reports import (
     LegacyReport,
     MissNote,
     OrphanRecord,

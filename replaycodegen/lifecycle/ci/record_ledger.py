@@ -16,8 +16,8 @@ from pathlib import Path
 from replaycodegen.cassette.miss import ALL_PLAYED
 from replaycodegen.errors import ReplayCodegenError
 from replaycodegen.generation.protocol import CodeGenerator
-from replaycodegen.lifecycle.ledger import MissRecord
-from replaycodegen.lifecycle.outputs import resolve
+from replaycodegen.lifecycle.ci.ledger import MissRecord
+from replaycodegen.lifecycle.ci.outputs import resolve
 
 RECORDED, SKIPPED, FAILED = "recorded", "skipped", "failed"
 DESCRIPTION = "Recorded from a miss ledger (replaycodegen record --from-ledger)"

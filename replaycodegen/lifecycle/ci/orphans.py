@@ -16,16 +16,16 @@ from pathlib import Path
 
 import yaml
 
-from replaycodegen.cassette import yamlio
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette
+from replaycodegen.cassette.loading import compose
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE
 from replaycodegen.errors import CassetteError
-from replaycodegen.lifecycle.reports import MissNote, OrphanRecord
+from replaycodegen.lifecycle.ci.reports import MissNote, OrphanRecord
 
 
 def cassette_files(folders: Iterable[Path]) -> list[Path]:
     """YAML files below ``folders`` (recursively, sorted, hidden folders skipped)."""
-    from replaycodegen.maintenance.ops import find_cassettes
+    from replaycodegen.cassette.loading.files import find_cassettes
 
     found: list[Path] = []
     for folder in folders:
@@ -39,7 +39,7 @@ def read_cassette_keys(path: Path) -> tuple[int, list[str]] | None:
     ``None`` if it is some other file. A damaged cassette counts, with no keys."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yamlio.load(text)
+        data = compose.load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
         return None
     if not isinstance(data, dict) or "version" not in data or "entries" not in data:
@@ -80,7 +80,7 @@ def delete_orphan(path: Path) -> bool:
     The store writes cassettes; deleting a whole file has no store API yet, so this takes
     the store's lock (no writer is mid-append) and removes the file and the lock.
     """
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     store = CassetteStore(path)
     with store.locked():

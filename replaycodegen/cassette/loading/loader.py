@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from replaycodegen.cassette import compose, entry_split, files, yamlio
-from replaycodegen.cassette.fastpath import SplitParse
-from replaycodegen.cassette.model import Cassette
-from replaycodegen.cassette.outcome import (
+from replaycodegen.cassette import yamlio
+from replaycodegen.cassette.loading import compose, entry_split, files
+from replaycodegen.cassette.loading.fastpath import SplitParse
+from replaycodegen.cassette.loading.outcome import (
     STALE_KEY,
     TORN_TAIL,
     CassetteWarning,
@@ -40,7 +40,7 @@ from replaycodegen.cassette.outcome import (
     too_deep,
     yaml_error,
 )
-from replaycodegen.cassette.validate import (
+from replaycodegen.cassette.loading.validate import (
     ENTRY_FIELDS,
     TOP_LEVEL_FIELDS,
     Invalid,
@@ -53,10 +53,11 @@ from replaycodegen.cassette.validate import (
     parse_entry,
     parse_header,
 )
+from replaycodegen.cassette.model import Cassette
 from replaycodegen.errors import CassetteError
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette.cache import CacheChoice
+    from replaycodegen.cassette.loading.cache import CacheChoice
 
 __all__ = [
     "ENTRY_FIELDS",
@@ -276,7 +277,7 @@ def load_cassette(
     turns it off, a folder or a ``ParsedCassetteCache`` uses that one. A cache hit serves
     what a fresh parse would, warnings included; an edited file is never served from it.
     """
-    from replaycodegen.cassette.cache import choose
+    from replaycodegen.cassette.loading.cache import choose
 
     name = os.fspath(path)
     store = choose(cache)

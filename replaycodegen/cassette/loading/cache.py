@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
-from replaycodegen.cassette.files import read_with_stat, signature
+from replaycodegen.cassette.loading.cache_record import BadCacheFile, read_lines, record_lines
+from replaycodegen.cassette.loading.files import read_with_stat, signature
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette.loader import Parsed
+    from replaycodegen.cassette.loading.outcome import Parsed
 
 FORMAT = 2
 VERSION = "0.1.0"
@@ -54,16 +55,16 @@ is hashed instead): timestamps have a granularity, from 1 ns to 2 s (FAT)."""
 _RECENT = 3600.0
 """A hit refreshes a file's mtime (the eviction order) at most once an hour."""
 _FINGERPRINTED = (
-    "cassette/cache.py", "cassette/cache_record.py", "cassette/compose.py",
-    "cassette/fastpath.py", "cassette/files.py", "cassette/keys.py", "cassette/entry_split.py",
-    "cassette/loader.py", "cassette/model.py", "cassette/outcome.py", "cassette/validate.py",
-    "cassette/yamlio.py", "errors.py", "models.py",
+    "cassette/loading/cache.py", "cassette/loading/cache_record.py",
+    "cassette/loading/compose.py", "cassette/loading/entry_split.py",
+    "cassette/loading/fastpath.py", "cassette/loading/files.py",
+    "cassette/loading/foreign.py", "cassette/loading/loader.py",
+    "cassette/loading/outcome.py", "cassette/loading/validate.py",
+    "cassette/keys.py", "cassette/model.py", "cassette/scrub.py", "cassette/yamlio.py",
+    "errors.py", "models.py",
 )
+"""The sources whose bytes the cache's version tag covers: what decides a parse."""
 
-
-
-class BadCacheFile(Exception):
-    """A cache file that is not what this version writes (ignored, then replaced)."""
 
 
 def user_cache_dir() -> Path:
@@ -156,8 +157,7 @@ class ParsedCassetteCache:
         is ruled out by the margin: a file changed within it is always hashed.
         Otherwise the file is read and its sha256 compared with the stored one.
         """
-        from replaycodegen.cassette.cache_record import read_lines
-        from replaycodegen.cassette.loader import Parsed
+        from replaycodegen.cassette.loading.outcome import Parsed
 
         file = self._file(path, match_on)
         found = Lookup()
@@ -207,7 +207,7 @@ class ParsedCassetteCache:
         st: os.stat_result | None,
     ) -> None:
         """Store a parse (never an error): atomic, and never fatal when it fails."""
-        from replaycodegen.cassette.cache_record import record_lines
+
 
         head = {
             "format": FORMAT,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from replaycodegen.maintenance.ops import parse_timestamp
+from replaycodegen.cassette.model import parse_timestamp
 from replaycodegen.plural import plural
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -6,15 +6,19 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeAlias
 
-from replaycodegen.cassette.cache import BadCacheFile
-from replaycodegen.cassette.model import ORIGINS, Cassette, Entry, RecordedError
-from replaycodegen.cassette.validate import (
+from replaycodegen.cassette.loading.validate import (
     FIELD_KINDS,
     KEY_RE,
     SCRUBBABLE,
     Invalid,
     parse_when,
 )
+from replaycodegen.cassette.model import ORIGINS, Cassette, Entry, RecordedError
+
+
+class BadCacheFile(Exception):
+    """A cache file that is not what this version writes (ignored, then replaced)."""
+
 
 Note: TypeAlias = tuple[int | None, str]
 
