@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette.scrub import scrub_file_name
+from replaycodegen.cassette.scrub import Scrubber, scrub_file_name
 
 from ._settings import RECORD_MODES
 
@@ -139,10 +139,11 @@ def merged_marker(item: pytest.Item) -> CassetteMarker:
     return _checked(values)
 
 
-def safe_file_name(name: str, suffix: str = SUFFIX) -> str:
+def safe_file_name(name: str, suffix: str = SUFFIX, scrubber: Scrubber | None = None) -> str:
     """``name`` with characters unsafe in file names replaced by ``-``, shortened with a
     hash when it would be longer than ``MAX_FILE_NAME_BYTES``."""
-    name = scrub_file_name(name)  # a key in a parametrize id never reaches the file name
+    # a key in a parametrize id never reaches the file name
+    name = scrub_file_name(name, scrubber)
     clean = _UNSAFE.sub("-", name)
     if len((clean + suffix).encode("utf-8")) <= MAX_FILE_NAME_BYTES:
         return clean + suffix
@@ -153,10 +154,10 @@ def safe_file_name(name: str, suffix: str = SUFFIX) -> str:
 
 
 def default_cassette_name(test_class: type | None, test_name: str,
-                          suffix: str = DEFAULT_SUFFIX) -> str:
+                          suffix: str = DEFAULT_SUFFIX, scrubber: Scrubber | None = None) -> str:
     """``<Class>.<test>[param-id].codegen.yaml``, made safe as a file name."""
     name = f"{test_class.__name__}.{test_name}" if test_class is not None else test_name
-    return safe_file_name(name, suffix)
+    return safe_file_name(name, suffix, scrubber)
 
 
 def module_cassette_dir(module_path: Path, cassette_dir: Path | None) -> Path:
@@ -181,6 +182,18 @@ def _legacy_in_use(legacy: str, new: str) -> bool:
             and foreign_kind_of_file(Path(legacy)) is None)
 
 
+_NAME_SCRUBBER = pytest.StashKey[Scrubber]()
+
+
+def _name_scrubber(config: pytest.Config) -> Scrubber:
+    """The scrubber of default file names: the environment as the session found it (one
+    scan of it per session, not per collected test)."""
+    scrubber = config.stash.get(_NAME_SCRUBBER, None)
+    if scrubber is None:
+        scrubber = config.stash[_NAME_SCRUBBER] = Scrubber()
+    return scrubber
+
+
 def choose_cassette(item: pytest.Item, marker: CassetteMarker,
                     cassette_dir: Path | None) -> CassetteChoice:
     """The absolute cassette path of a test: the marker's path (relative ones live in the
@@ -195,8 +208,9 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
     # plain strings: this runs for every collected test
     test_class = getattr(item, "cls", None)
     base = os.path.abspath(folder)
-    new = os.path.join(base, default_cassette_name(test_class, item.name))
-    legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX))
+    scrubber = _name_scrubber(item.config)
+    new = os.path.join(base, default_cassette_name(test_class, item.name, scrubber=scrubber))
+    legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX, scrubber))
     if _legacy_in_use(legacy, new):
         return CassetteChoice(Path(legacy), renamed_to=Path(new))
     return CassetteChoice(Path(new))

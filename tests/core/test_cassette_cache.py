@@ -356,3 +356,15 @@ def test_each_match_on_asked_for_has_its_own_entry(tmp_path: Path,
     assert store.hits == 2
     assert all(len(found) == 1 for found in keys.values())
     assert keys["None"] != keys["['user_query']"]
+
+
+def test_every_source_the_cache_version_covers_exists() -> None:
+    """A moved or renamed loader module must not silently drop out of the version tag."""
+    from pathlib import Path
+
+    import replaycodegen
+    from replaycodegen.cassette.loading import cache as cache_module
+
+    package = Path(replaycodegen.__file__).parent
+    missing = [name for name in cache_module._FINGERPRINTED if not (package / name).is_file()]
+    assert missing == []
