@@ -14,11 +14,11 @@ from replaycodegen._lazy import lazy_exports
 if TYPE_CHECKING:
     from replaycodegen.cassette.behaviors import BEHAVIORS
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, fingerprint, normalize_error_text
-    from replaycodegen.cassette.loader import CassetteWarning, load_cassette, parse_cassette
+    from replaycodegen.cassette.loading.loader import CassetteWarning, load_cassette, parse_cassette
     from replaycodegen.cassette.model import Cassette, Entry, Pattern
-    from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
-    from replaycodegen.cassette.store import CassetteStore, rewrite_entries
+    from replaycodegen.cassette.writing.rewrite import CassetteEdit
+    from replaycodegen.cassette.writing.store import CassetteStore, rewrite_entries
     from replaycodegen.errors import (
         ApprovalRejected,
         ApprovalRequired,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         SandboxUnavailable,
         analyze_code,
     )
+    from replaycodegen.generation.budget import BudgetExceeded, RecordingBudget
     from replaycodegen.generation.extract import extract_code
     from replaycodegen.generation.factory import create_code_generator
     from replaycodegen.generation.mock import MockCodeGenerator
@@ -52,8 +53,7 @@ if TYPE_CHECKING:
     from replaycodegen.generation.record_mode import RecordMode
     from replaycodegen.generation.recording import RecordingCodeGenerator, WouldGoLive
     from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
-    from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
-    from replaycodegen.lifecycle.status import FreshnessPolicy
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy
     from replaycodegen.models import (
         ExecutionError,
         PythonExecutionRequest,
@@ -97,21 +97,21 @@ _EXPORTS: dict[str, str] = {
     "RecordingCodeGenerator": "replaycodegen.generation.recording",
     "LiveCallBlocked": "replaycodegen.guard",
     "block_live_llm_calls": "replaycodegen.guard",
-    "CassetteWarning": "replaycodegen.cassette.loader",
-    "load_cassette": "replaycodegen.cassette.loader",
-    "parse_cassette": "replaycodegen.cassette.loader",
+    "CassetteWarning": "replaycodegen.cassette.loading.loader",
+    "load_cassette": "replaycodegen.cassette.loading.loader",
+    "parse_cassette": "replaycodegen.cassette.loading.loader",
     "ExecutionError": "replaycodegen.models",
     "PythonExecutionRequest": "replaycodegen.models",
     "validate_result_structure": "replaycodegen.models",
     "RecordMode": "replaycodegen.generation.record_mode",
     "Scrubber": "replaycodegen.cassette.scrub",
-    "CassetteStore": "replaycodegen.cassette.store",
+    "CassetteStore": "replaycodegen.cassette.writing.store",
     "WouldGoLive": "replaycodegen.generation.recording",
-    "BudgetExceeded": "replaycodegen.lifecycle.budget",
-    "RecordingBudget": "replaycodegen.lifecycle.budget",
-    "FreshnessPolicy": "replaycodegen.lifecycle.status",
-    "rewrite_entries": "replaycodegen.cassette.store",
-    "CassetteEdit": "replaycodegen.cassette.rewrite",
+    "BudgetExceeded": "replaycodegen.generation.budget",
+    "RecordingBudget": "replaycodegen.generation.budget",
+    "FreshnessPolicy": "replaycodegen.lifecycle.freshness.status",
+    "rewrite_entries": "replaycodegen.cassette.writing.store",
+    "CassetteEdit": "replaycodegen.cassette.writing.rewrite",
 }
 
 __all__ = [

@@ -32,23 +32,23 @@ from replaycodegen.errors import (
 )
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette.loader import CassetteWarning
+    from replaycodegen.cassette.loading.loader import CassetteWarning
     from replaycodegen.executor import (
         ExecutorConfigError,
         NoPendingApproval,
         SandboxUnavailable,
         SandboxWarning,
     )
+    from replaycodegen.generation.budget import BudgetExceeded
     from replaycodegen.generation.recording import WouldGoLive
     from replaycodegen.guard import LiveCallBlocked
-    from replaycodegen.lifecycle.budget import BudgetExceeded
 
 PythonExecutorException = PythonExecutorError
 """Osprey's name for the base of the pipeline errors (the same class)."""
 
 _LAZY: dict[str, str] = {
-    "BudgetExceeded": "replaycodegen.lifecycle.budget",
-    "CassetteWarning": "replaycodegen.cassette.loader",
+    "BudgetExceeded": "replaycodegen.generation.budget",
+    "CassetteWarning": "replaycodegen.cassette.loading.loader",
     "ExecutorConfigError": "replaycodegen.executor",
     "LiveCallBlocked": "replaycodegen.guard",
     "NoPendingApproval": "replaycodegen.executor",

@@ -23,8 +23,8 @@ What is measured (all on the same generated workloads, see scripts/bench_workloa
    path, "new_episodes")`` vs one final ``CassetteStore(path).write(cassette)``;
 5. startup (scripts/bench_startup.py): ``import replaycodegen``, the cold first replay and
    ``replaycodegen --help`` in fresh processes next to their anchors, what a replay
-   imports; the pytest plugin's overhead on a 1,000-test suite against the same suite with
-   a plain fixture;
+   imports; the pytest plugin's per-test overhead next to pytest-recording's, serially and
+   with -n 2 (scripts/bench_pytest.py);
 6. memory: ru_maxrss of the subprocess that loads and replays the largest cassette.
 
 Benchmarks print figures; nothing here asserts on time (tests/test_bench_smoke.py only checks
@@ -236,7 +236,7 @@ def write_cassettes(items: list[Any], sizes: Sequence[int], folder: Path) -> dic
     from bench_workload import describe, to_cassette
 
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.serialize import dump_cassette, dump_entry, header_to_data
+    from replaycodegen.cassette.writing.serialize import dump_cassette, dump_entry, header_to_data
     from replaycodegen.cassette.yamlio import dump
 
     started = time.perf_counter()
@@ -285,7 +285,7 @@ def child_replay(
     import yaml
 
     from replaycodegen import ExecutionError, MockCodeGenerator, PythonExecutionRequest
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     rss_imported = current_rss_mib()
     if trace:
@@ -306,7 +306,7 @@ def child_replay(
         cassette = None
         gc.collect()
         started = time.perf_counter()
-        cassette = load_cassette(path)
+        cassette = load_cassette(path, cache=False)  # the parse, not the cache
         loads.append(time.perf_counter() - started)
         if rep == 0:
             out["rss_after_load_mib"] = current_rss_mib()
@@ -825,8 +825,8 @@ def record_run(items: list[Any], path: Path) -> tuple[float, Any, list[int]]:
 
 def final_write(cassette: Any, path: Path, reps: int) -> tuple[float, float]:
     """Best of ``reps``: ``CassetteStore(path).write`` and ``atomic_write(dump_cassette)``."""
-    from replaycodegen.cassette.serialize import dump_cassette
-    from replaycodegen.cassette.store import CassetteStore, atomic_write
+    from replaycodegen.cassette.writing.serialize import dump_cassette
+    from replaycodegen.cassette.writing.store import CassetteStore, atomic_write
 
     store_times, atomic_times = [], []
     for rep in range(reps):
@@ -843,7 +843,7 @@ def final_write(cassette: Any, path: Path, reps: int) -> tuple[float, float]:
 
 
 def bench_record(profile: Profile, items: list[Any], folder: Path, report: Report) -> None:
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     small, large = profile.record_sizes
     results: dict[int, dict[str, Any]] = {}
@@ -853,7 +853,7 @@ def bench_record(profile: Profile, items: list[Any], folder: Path, report: Repor
         path = folder / f"recorded-{size}.yaml"
         runs = [record_run(items[:size], path) for _ in range(profile.record_reps)]
         elapsed, cassette, per_call = min(runs, key=lambda run: run[0])
-        if len(load_cassette(path)) != size:
+        if len(load_cassette(path, cache=False)) != size:
             raise AssertionError("the recorded cassette does not load back whole")
         write_s, atomic_s = final_write(cassette, path, profile.write_reps)
         ratio = elapsed / write_s
@@ -907,7 +907,8 @@ def bench_record(profile: Profile, items: list[Any], folder: Path, report: Repor
 
 
 # ---------------------------------------------------------------------------------------
-# 5: pytest plugin (startup and cold start: scripts/bench_startup.py)
+# 5: helpers for child processes (startup: scripts/bench_startup.py; the pytest plugin:
+#    scripts/bench_pytest.py)
 # ---------------------------------------------------------------------------------------
 
 def timed_process(
@@ -930,161 +931,6 @@ def child_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("PYTEST_", "COV_CORE")) and k != "PYTHONPATH"
     }
-
-
-PYTEST_COMMON = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist")
-"""Both suites run without the unrelated plugins of the dev venv (hypothesis alone adds
-~0.6 s of import per run), so the difference is the replaycodegen plugin's."""
-
-PYTEST_INI = """\
-[pytest]
-asyncio_default_fixture_loop_scope = function
-"""
-
-SUITE_HEADER = """\
-import asyncio
-
-import pytest
-
-from replaycodegen import MockCodeGenerator, PythonExecutionRequest
-
-LOOP = asyncio.new_event_loop()
-REQUEST = PythonExecutionRequest(user_query="Average beam current", task_objective="mean",
-                                 execution_folder_name="bench")
-"""
-
-PLAIN_FIXTURE = """
-
-@pytest.fixture
-def codegen():
-    return MockCodeGenerator(behavior="success")
-"""
-
-TEST_TEMPLATE = """
-
-{marker}def test_generate_{number}(codegen):
-    code = LOOP.run_until_complete(codegen.generate_code(REQUEST, []))
-    assert "results" in code
-"""
-
-
-GUARD_OFF_CONFTEST = """\
-import pytest
-
-
-@pytest.fixture
-def codegen_config():
-    return {"block_live_calls": False}
-"""
-
-
-def write_suite(folder: Path, tests: int, plugin: bool, guard: bool = True) -> None:
-    """``tests`` tests in modules of at most 100, using the ``codegen`` fixture."""
-    folder.mkdir(parents=True)
-    (folder / "pytest.ini").write_text(PYTEST_INI)
-    if not guard:
-        (folder / "conftest.py").write_text(GUARD_OFF_CONFTEST)
-    marker = '@pytest.mark.codegen_cassette(behavior="success")\n' if plugin else ""
-    per_module = 100
-    for module in range((tests + per_module - 1) // per_module):
-        numbers = range(module * per_module, min(tests, (module + 1) * per_module))
-        body = SUITE_HEADER + ("" if plugin else PLAIN_FIXTURE)
-        body += "".join(TEST_TEMPLATE.format(marker=marker, number=n) for n in numbers)
-        (folder / f"test_suite_{module:02d}.py").write_text(body)
-
-
-def bench_pytest(profile: Profile, folder: Path, report: Report) -> None:
-    log(f"pytest plugin overhead, {profile.pytest_tests:,} tests...")
-    label = f"pytest plugin overhead, {profile.pytest_tests:,} tests (codegen fixture)"
-    if importlib.util.find_spec("replaycodegen.pytest_plugin") is None:
-        report.add(
-            Row(
-                id="pytest_plugin",
-                section="pytest",
-                label=label,
-                figure="n/a (plugin not present)",
-                status="n/a",
-            )
-        )
-        return
-    env = child_env()
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # name: (extra pytest arguments, uses the plugin, live-call guard on)
-    variants: dict[str, tuple[list[str], bool, bool]] = {
-        "plugin": ([], True, True),
-        "plugin_no_guard": ([], True, False),
-        "plain": (["-p", "no:replaycodegen"], False, True),
-    }
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for name, (_, plugin, guard) in variants.items():
-        write_suite(folder / name, profile.pytest_tests, plugin=plugin, guard=guard)
-    warmup = 1 if profile.pytest_reps > 1 else 0
-    for rep in range(warmup + profile.pytest_reps):
-        for name, (extra, _, _) in variants.items():
-            suite = folder / name
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                *PYTEST_COMMON,
-                "-c",
-                str(suite / "pytest.ini"),
-                "--rootdir",
-                str(suite),
-                *extra,
-                str(suite),
-            ]
-            wall, proc = timed_process(command, env=env, cwd=suite)
-            if proc.returncode != 0:
-                tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-                report.add(
-                    Row(
-                        id="pytest_plugin",
-                        section="pytest",
-                        label=label,
-                        figure=f"n/a ({name} suite failed: {' | '.join(tail)[-300:]})",
-                        status="n/a",
-                    )
-                )
-                return
-            if rep >= warmup:
-                times[name].append(wall)
-    best = {name: min(runs) for name, runs in times.items()}
-    tests = profile.pytest_tests
-    per_test_us = (best["plugin"] - best["plain"]) / tests * 1e6
-    guard_us = (best["plugin"] - best["plugin_no_guard"]) / tests * 1e6
-    report.add(
-        Row(
-            id="pytest_plugin",
-            section="pytest",
-            label=label,
-            figure=f"{fmt_s(best['plugin'])} vs {fmt_s(best['plain'])} plain = "
-            f"{best['plugin'] / best['plain']:.2f}x ({per_test_us:+,.0f} µs per test)",
-            data={
-                "tests": tests,
-                "plugin_s": best["plugin"],
-                "plain_s": best["plain"],
-                "ratio": best["plugin"] / best["plain"],
-                "overhead_per_test_us": per_test_us,
-                "runs": times,
-            },
-        )
-    )
-    report.add(
-        Row(
-            id="pytest_plugin_guard",
-            section="pytest",
-            label="  of which the per-test live-call guard (plugin run with block_live_calls off)",
-            figure=f"{fmt_s(best['plugin_no_guard'])} without the guard: {guard_us:+,.0f} µs "
-            "per test is the guard",
-            data={
-                "tests": tests,
-                "plugin_no_guard_s": best["plugin_no_guard"],
-                "guard_per_test_us": guard_us,
-            },
-        )
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -1154,13 +1000,13 @@ def profile_section(section: str, folder: Path) -> None:
     from bench_workload import make_workload, to_call
 
     from replaycodegen import MockCodeGenerator
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     items = make_workload(4_000 if section == "record" else 2_000)
     paths = write_cassettes(items, [2_000], folder) if section != "record" else {}
     profiler = cProfile.Profile()
     if section == "load":
-        profiler.runcall(load_cassette, paths[2_000])
+        profiler.runcall(load_cassette, paths[2_000], cache=False)
     elif section == "replay":
         generator = MockCodeGenerator(cassette=paths[2_000])
         calls = [to_call(items[random.Random(i).randrange(2_000)], i) for i in range(20_000)]
@@ -1234,7 +1080,10 @@ def run(
             bench_startup(profile.startup_reps,
                           lambda **row: report.add(Row(section="startup", **row)))
         if "pytest" in sections:
-            bench_pytest(profile, folder / "pytest-suites", report)
+            from bench_pytest import bench_pytest  # next to pytest-recording
+
+            bench_pytest(profile.pytest_tests, profile.pytest_reps, folder / "pytest-suites",
+                         lambda **row: report.add(Row(section="pytest", **row)), log)
         if "lifecycle" in sections:
             from bench_lifecycle import bench_lifecycle
 
@@ -1254,6 +1103,11 @@ def run(
             from bench_sandbox import bench_sandbox
 
             bench_sandbox(profile.name, report, Row)
+        if "loadscale" in sections:  # scripts/bench_load.py
+            import bench_load
+
+            for row in bench_load.run(profile.name, folder / "loadscale"):
+                report.add(Row(section="loadscale", **row))
     elapsed = time.perf_counter() - started
     print()
     print(render_table(report, markdown=False))
@@ -1277,7 +1131,7 @@ def run(
 
 
 SECTIONS = ("replay", "http", "record", "startup", "pytest", "lifecycle", "rewrite", "fresh",
-            "sandbox")
+            "sandbox", "loadscale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,9 +31,9 @@ def _cassette_with_digests(items: list[Any], path: Path) -> int:
     """The workload's entries with the prompt digests a recorder stores; returns the count."""
     from bench_workload import MODEL, to_cassette
 
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
     from replaycodegen.generation.prompt import PromptBuilder
-    from replaycodegen.lifecycle.prompt_drift import stored_prompt_sha256
+    from replaycodegen.generation.prompt_check import stored_prompt_sha256
 
     cassette = to_cassette(items)
     builder = PromptBuilder()
@@ -58,7 +58,7 @@ class _Trivial:
 
 
 def _gate_overhead(calls: int) -> tuple[float, float]:
-    from replaycodegen.lifecycle.bulk import CallGate
+    from replaycodegen.generation.call_gate import CallGate
 
     request = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="b")
     direct, gate = _Trivial(), CallGate(_Trivial(), jobs=4)
@@ -77,10 +77,10 @@ def bench_fresh(items: list[Any], folder: Path, size: int, reps: int) -> list[di
     """The section's rows, as ``Row`` keyword arguments."""
     from bench_workload import MODEL
 
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
     from replaycodegen.generation.prompt import PromptBuilder
-    from replaycodegen.lifecycle.expiry import parse_max_age
-    from replaycodegen.lifecycle.status import FreshnessPolicy, status_file
+    from replaycodegen.lifecycle.freshness.expiry import parse_max_age
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy, status_file
 
     path = folder / f"fresh-{size}.yaml"
     count = _cassette_with_digests(items[:size], path)

@@ -39,7 +39,7 @@ def _request(query: str) -> Any:
 
 def _write_cassettes(folder: Path, count: int, entries: int) -> list[Path]:
     from replaycodegen.cassette.model import Cassette, entry_from_pair
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     paths = []
     for c in range(count):
@@ -57,7 +57,7 @@ def _write_cassettes(folder: Path, count: int, entries: int) -> list[Path]:
 
 
 def _report_end(sizes: dict[str, int], folder: Path) -> dict[str, float]:
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
     from replaycodegen.pytest_plugin._report import CassetteTally, CodegenLedger, build_reports
 
     paths = _write_cassettes(folder, sizes["cassettes"], sizes["entries"])
@@ -151,10 +151,10 @@ def _pytest_overhead(sizes: dict[str, int], folder: Path, env: dict[str, str]) -
 
 
 def _combine(sizes: dict[str, int], folder: Path) -> dict[str, Any]:
-    from replaycodegen.lifecycle.combine import combine_reports
-    from replaycodegen.lifecycle.outputs import write_json
-    from replaycodegen.lifecycle.reports import CassetteRecord, RunReport, read_report
-    from replaycodegen.lifecycle.shards import Shard
+    from replaycodegen.atomic import write_json
+    from replaycodegen.lifecycle.ci.combine import combine_reports
+    from replaycodegen.lifecycle.ci.reports import CassetteRecord, RunReport, read_report
+    from replaycodegen.lifecycle.ci.shards import Shard
 
     shards, count, entries = sizes["shards"], sizes["combine_cassettes"], sizes["combine_entries"]
     ids = [f"e{n}" for n in range(1, entries + 1)]

@@ -64,7 +64,7 @@ _DRIVER = textwrap.dedent("""
     from replaycodegen import PythonExecutionRequest
     from replaycodegen.cli import cli
     from replaycodegen.generation import RecordingCodeGenerator
-    from replaycodegen.cassette.store import CassetteStore, atomic_write
+    from replaycodegen.cassette.writing.store import CassetteStore, atomic_write
 
     path, kind, rounds, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 
@@ -146,7 +146,7 @@ def seed_cassette(path: Path, rounds: int) -> None:
     from replaycodegen import PythonExecutionRequest
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
     from replaycodegen.cassette.model import Cassette, Entry, Pattern, entry_from_pair
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     cassette = Cassette(path=str(path), description="rewrite race")
     for number, name in enumerate(("x1", "x2", "x3"), 7):
@@ -253,8 +253,8 @@ def one_entry(folder: Path, size: int = 10_000, reps: int = 3) -> dict[str, floa
     from replaycodegen import PythonExecutionRequest, load_cassette
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
     from replaycodegen.cassette.model import Cassette, entry_from_pair
-    from replaycodegen.cassette.serialize import dump_cassette
-    from replaycodegen.cassette.store import CassetteStore, atomic_write, rewrite_entries
+    from replaycodegen.cassette.writing.serialize import dump_cassette
+    from replaycodegen.cassette.writing.store import CassetteStore, atomic_write, rewrite_entries
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"big-{size}.yaml"

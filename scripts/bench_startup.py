@@ -86,7 +86,7 @@ def floor_code() -> str:
 
 NEVER_IMPORTED = (
     "replaycodegen.generation.recording",
-    "replaycodegen.cassette.store",
+    "replaycodegen.cassette.writing.store",
     "filelock",
     "openai",
     "vcr",

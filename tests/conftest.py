@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import socket
+import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from replaycodegen import ExecutionError, PythonExecutionRequest
-from replaycodegen.cassette.locking import LOCK_DIR_ENV
+from replaycodegen.cassette.writing.locking import LOCK_DIR_ENV
+
+if "REPLAYCODEGEN_CACHE_DIR" not in os.environ:
+    # The parsed-cassette cache of this test run (and of the processes it starts): a temp
+    # folder, never the user's cache. xdist workers inherit it from the controller.
+    _CACHE_DIR = tempfile.mkdtemp(prefix="replaycodegen-test-cache-")
+    os.environ["REPLAYCODEGEN_CACHE_DIR"] = _CACHE_DIR
+    atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -18,6 +31,19 @@ def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     mp.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("cassette-locks")))
     yield
     mp.undo()
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Refuse (and count) DNS lookups: a blocked call must not even resolve its host."""
+    lookups: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(args)
+        raise OSError("tests: no DNS here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return lookups
 
 
 @pytest.fixture

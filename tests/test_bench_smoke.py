@@ -44,6 +44,10 @@ EXPECTED_ROWS = {
     "status[40]",
     "call_gate",
     "sandbox_overhead",  # "n/a" where bubblewrap cannot run
+    "loadscale_stale[100]",  # scripts/bench_load.py
+    "loadscale_cache[100]",
+    "loadscale_cache_small[20]",
+    "loadscale_memory[500]",
 }
 ROW_FIELDS = {"id", "section", "label", "figure", "target", "status", "data"}
 

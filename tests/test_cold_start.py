@@ -22,7 +22,7 @@ SCRIPTS = ROOT / "scripts"
 
 NEVER_IMPORTED_BY_A_REPLAY = (
     "replaycodegen.generation.recording",  # the recorder
-    "replaycodegen.cassette.store",
+    "replaycodegen.cassette.writing.store",
     "filelock",
     "openai",
     "vcr",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import pickle
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -26,18 +25,6 @@ FAKE_KEY = "sk-fake-guard-test-0123456789"
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 REQUEST = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
 
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Record (and refuse) every DNS lookup: a blocked call must not even resolve."""
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("test: DNS lookups are not allowed here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
 
 
 async def test_openai_sdk_call_is_blocked_before_any_network_attempt(no_dns: list[Any]) -> None:

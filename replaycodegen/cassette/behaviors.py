@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from replaycodegen.cassette.loader import parse_cassette
+from replaycodegen.cassette.loading.loader import parse_cassette
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.shipped import shipped_dir
 

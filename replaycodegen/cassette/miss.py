@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from replaycodegen.cassette.keys import canonical_json, key_chain, request_fields
+from replaycodegen.cassette.keys import (
+    DEFAULT_MATCH_ON,
+    canonical_json,
+    key_chain,
+    request_fields,
+)
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import PLACEHOLDER
 from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
+from replaycodegen.plural import plural
 from replaycodegen.shipped import doc_path
 
 NO_SUCH_CASSETTE = "no such cassette"
@@ -36,7 +43,8 @@ def _diff(entry: Entry, fields: dict[str, Any], chain: list[list[str]]) -> list[
             lines.append(f"{name}: recorded {_short(recorded)} != now {_short(now)}")
     stored = [e.key_fields() for e in entry.error_chain]
     if len(stored) != len(chain):
-        lines.append(f"error_chain: recorded {len(stored)} error(s) != now {len(chain)}")
+        lines.append(f"error_chain: recorded {plural(len(stored), 'error')} != now "
+                     f"{len(chain)}")
     for i, (old, new) in enumerate(zip(stored, chain, strict=False)):
         for label, a, b in zip(("type", "stage", "message"), old, new, strict=True):
             if a != b:
@@ -75,7 +83,7 @@ def explain_miss(
     attempt = len(error_chain) + 1
     lines = [f"replaycodegen: no cassette entry for this request ({reason})"]
     count = len(cassette) if cassette is not None else 0
-    size = f" ({count} {'entry' if count == 1 else 'entries'})" if cassette is not None else ""
+    size = f" ({plural(count, 'entry')})" if cassette is not None else ""
     lines.append(f"  cassette: {path}{size}")
     lines.append(
         f"  request: user_query={_short(request.user_query)}, attempt {attempt}"
@@ -111,7 +119,7 @@ def explain_miss(
             if count == 0 and reason == ALL_PLAYED:
                 lines.append(f"    - {entry.id} [{kind}{where}]: matches, but already played")
                 continue
-            lines.append(f"    - {entry.id} [{kind}{where}]: {count} difference(s)")
+            lines.append(f"    - {entry.id} [{kind}{where}]: {plural(count, 'difference')}")
             if not entry.scrubbed and any(PLACEHOLDER in d.split(" != now ")[0] for d in diff):
                 lines.append(
                     "        it was recorded with a secret scrubbed out (<SCRUBBED>); replay "
@@ -128,7 +136,8 @@ def explain_miss(
             if len(diff) > 6:
                 lines.append(f"        ... {len(diff) - 6} more")
     if fix is None:
-        fix = default_fix(path, reason)
+        match_on = cassette.match_on if cassette is not None else DEFAULT_MATCH_ON
+        fix = default_fix(path, reason, request, match_on)
     lines.append(f"  how to fix: {fix}")
     return CassetteMiss(
         "\n".join(lines), reason=reason, cassette_path=path, key=key, closest=closest_ids, fix=fix
@@ -146,16 +155,66 @@ def _entry_line(cassette: Cassette, index: int) -> int | None:
     return line_of(text, ["entries", index])
 
 
-def default_fix(path: str, reason: str) -> str:
+RECORD_QUERY_FIELDS = ("user_query", "task_objective")
+_ALWAYS_RECORDED = ("retries",)
+"""Not keyed, but a miss at attempt 3 is only reached again with as many attempts."""
+
+
+def _non_default_fields(
+    request: PythonExecutionRequest, match_on: Sequence[str]
+) -> dict[str, Any]:
+    fields = PythonExecutionRequest.model_fields
+    out: dict[str, Any] = {}
+    for name in (*match_on, *_ALWAYS_RECORDED):
+        if name in RECORD_QUERY_FIELDS or name not in fields or name in out:
+            continue
+        value = getattr(request, name)
+        if value != fields[name].get_default(call_default_factory=True):
+            out[name] = value
+    return out
+
+
+def record_command(
+    path: str,
+    mode: str,
+    request: PythonExecutionRequest | None,
+    match_on: Sequence[str] = DEFAULT_MATCH_ON,
+) -> str:
+    """The ``replaycodegen record`` command that records ``request`` into ``path``, quoted
+    for a POSIX shell: ``--query``/``--objective``, or ``--request JSON`` when other keyed
+    fields are not their defaults."""
+    parts = ["replaycodegen", "record", "--cassette", shlex.quote(path), "--mode", mode]
+    if request is None:
+        return " ".join([*parts, "--query", "QUERY", "--objective", "OBJECTIVE"])
+    extra = _non_default_fields(request, match_on)
+    if not extra:
+        return " ".join([*parts, "--query", shlex.quote(request.user_query),
+                         "--objective", shlex.quote(request.task_objective)])
+    data = {name: getattr(request, name) for name in RECORD_QUERY_FIELDS} | extra
+    text = canonical_json(data).decode("utf-8")
+    return " ".join([*parts, "--request", shlex.quote(text)])
+
+
+def default_fix(
+    path: str,
+    reason: str,
+    request: PythonExecutionRequest | None = None,
+    match_on: Sequence[str] = DEFAULT_MATCH_ON,
+) -> str:
+    """The advice outside pytest: a ``replaycodegen record`` command that runs as printed
+    (it needs an API key: OPENAI_API_KEY, or any value for a local server)."""
+    if path.startswith("<"):
+        return ("this cassette lives in memory: add an entry for the request (set_code, "
+                "Cassette.add), or replay a cassette file recorded for it")
+    command = record_command(path, "new_episodes", request, match_on)
     if reason == ALL_PLAYED:
         return (
             "the request was made more often than recorded: set `repeat_last: true` in the "
-            "cassette, or record the extra calls with record mode new_episodes "
-            f"(`replaycodegen record --cassette {path} --mode new_episodes`)"
+            f"cassette, or record the extra calls (needs an API key): `{command}`"
         )
     return (
-        f"record it: `pytest --codegen-record-mode=new_episodes` or `replaycodegen record "
-        f"--cassette {path} --mode new_episodes` (needs an API key); or craft an entry by "
-        f"hand (`replaycodegen edit {path} ENTRY`, {doc_path('cassette-format.md')}); if the "
-        "request changed on purpose, re-record with mode `all`"
+        f"record it (needs an API key, e.g. OPENAI_API_KEY): `{command}`; or craft an entry "
+        f"by hand (`replaycodegen edit {shlex.quote(path)} ENTRY`, "
+        f"{doc_path('cassette-format.md')}); if the request changed on purpose, re-record "
+        "with --mode all"
     )

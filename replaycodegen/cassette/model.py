@@ -8,6 +8,8 @@ one repeats (``repeat_last=True``, the default) or the lookup misses with reason
 
 from __future__ import annotations
 
+import copy
+import datetime as _dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -155,7 +157,10 @@ class Entry:
         if self.pins_key:
             assert self.stored_key is not None
             return self.stored_key, True
-        fields = {name: self.request.get(name, _default_of(name)) for name in match_on}
+        request = self.request
+        fields = {  # the default only for a field the entry leaves out (it costs)
+            name: request[name] if name in request else _default_of(name) for name in match_on
+        }
         payload = key_payload(fields, [e.key_fields() for e in self.error_chain])
         return hashlib.sha256(payload).hexdigest(), _PLACEHOLDER_BYTES in payload
 
@@ -394,6 +399,14 @@ class Cassette:
         self._played.clear()
         self.played_ids.clear()
 
+    def playback_copy(self) -> Cassette:
+        """A cassette sharing these entries and their index, with playback state of its own
+        (one parse serves many tests; each test plays from the start)."""
+        clone = copy.copy(self)
+        clone._played = {}
+        clone.played_ids = set()
+        return clone
+
     def unused(self) -> list[Entry]:
         return [e for e in self.entries if e.id not in self.played_ids]
 
@@ -427,3 +440,27 @@ def entry_from_pair(
         response=response,
         meta=dict(meta or {}),
     )
+
+
+def same_code(a: str, b: str) -> bool:
+    """Code equality ignoring trailing blanks (what a ``|`` block keeps anyway)."""
+    return a.rstrip() == b.rstrip()
+
+
+def request_identity(entry: Entry) -> bytes:
+    """Canonical bytes of a recorded entry's request fields (for grouping by request)."""
+    return canonical_json(entry.request or {})
+
+
+def parse_timestamp(value: Any) -> _dt.datetime | None:
+    """A ``recorded_at`` value as an aware UTC datetime (``None`` when absent or unreadable)."""
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)

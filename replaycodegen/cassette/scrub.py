@@ -46,15 +46,15 @@ def looks_random(token: str) -> bool:
     return sum(1 for pattern in _CLASSES if pattern.search(token)) >= 2
 
 
+_SECRET_NAME = re.compile("|".join(SECRET_NAME_PARTS), re.IGNORECASE)
+
+
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names say they hold a secret."""
     env = os.environ if environ is None else environ
-    return [
-        value
-        for name, value in env.items()
-        if any(part in name.upper() for part in SECRET_NAME_PARTS)
-        and len(value) >= MIN_SECRET_LENGTH
-    ]
+    search = _SECRET_NAME.search
+    return [value for name, value in env.items()
+            if len(value) >= MIN_SECRET_LENGTH and search(name)]
 
 
 class Scrubber:
@@ -112,8 +112,23 @@ class Scrubber:
         return found
 
 
+_environment_scrubbers: dict[tuple[str, ...], Scrubber] = {}
+
+
+def environment_scrubber() -> Scrubber:
+    """A ``Scrubber()`` for the environment as it is now, built once per set of secret
+    values (the pytest plugin asks for one per collected test)."""
+    values = tuple(sorted(secret_env_values()))
+    scrubber = _environment_scrubbers.get(values)
+    if scrubber is None:
+        if len(_environment_scrubbers) > 64:
+            _environment_scrubbers.clear()
+        scrubber = _environment_scrubbers[values] = Scrubber(values, use_environment=False)
+    return scrubber
+
+
 def scrub_file_name(name: str, scrubber: Scrubber | None = None) -> str:
     """``name`` (a test id turned into a cassette file name) with every secret replaced by
     ``SCRUBBED``; call it before hashing or shortening the name."""
-    active = scrubber if scrubber is not None else Scrubber()
+    active = scrubber if scrubber is not None else environment_scrubber()
     return active.text(name).replace(active.placeholder, FILE_NAME_PLACEHOLDER)

@@ -1,4 +1,6 @@
-"""YAML plumbing: the safe loader and dumper (libyaml's C ones when present), literal blocks."""
+"""YAML plumbing: the safe loader and dumper (libyaml's C ones when present), literal blocks,
+and line numbers of nodes. Loading data goes through ``loading.compose.load`` (bounded,
+plain data)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
     HAVE_LIBYAML = False
+BaseLoader = _BaseLoader
+"""The safe loader class underneath (libyaml's ``CSafeLoader`` when available)."""
 
 
 class SafeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -61,11 +65,6 @@ CassetteDumper.add_representer(str, _represent_str)
 CassetteDumper.add_representer(LiteralStr, _represent_literal)
 
 
-def load(text: str) -> Any:
-    """Parse YAML with the safe loader: no Python object tags, ever."""
-    return yaml.load(text, Loader=SafeLoader)
-
-
 def dump(data: Any) -> str:
     return yaml.dump(
         data,
@@ -87,6 +86,12 @@ def line_of(text: str, path: Sequence[str | int]) -> int | None:
         node: yaml.Node | None = yaml.compose(text, Loader=_BaseLoader)
     except (yaml.YAMLError, RecursionError, ValueError):
         return None
+    return node_line(node, path)
+
+
+def node_line(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
+    """:func:`line_of` on a node graph already composed (no second parse)."""
+    node = root
     line: int | None = None
     for step in path:
         if node is None:

@@ -2,20 +2,33 @@
 
 Commands are imported when they run (``--help`` imports none of the heavy modules). Any
 error becomes one ``error: ...`` line on stderr with exit code 2 (bad usage or input) or
-1 (a failed run); ``--debug`` (or ``REPLAYCODEGEN_DEBUG=1``) prints the traceback too.
+1 (a failed run), and a JSON document on stdout too when the command was given ``--json``;
+``--debug`` (or ``REPLAYCODEGEN_DEBUG=1``) prints the traceback too. ``--debug`` and
+``--color`` work before or after the command name. A reader that closes the pipe
+(``replaycodegen run | head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
+import difflib
+import errno
 import importlib
+import os
 import sys
 import warnings
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import click
 
 from replaycodegen.cli.context import State
-from replaycodegen.cli.errors import RunFailed, UserError, set_color_mode
+from replaycodegen.cli.errors import (
+    JsonUsageError,
+    RunFailed,
+    UserError,
+    set_color_mode,
+    set_json_errors,
+)
+from replaycodegen.cli.options import COLOR_HELP, DEBUG_HELP, add_global_options
 from replaycodegen.cli.render import COLOR_MODES, Output
 from replaycodegen.shipped import doc_path
 
@@ -68,7 +81,9 @@ def translate(exc: Exception) -> click.ClickException:
 
     if isinstance(exc, CassetteMiss):
         return RunFailed(str(exc))
-    if isinstance(exc, CassetteError | ReplayCodegenError):
+    if isinstance(exc, CassetteError):
+        return UserError.from_cassette_error(exc)
+    if isinstance(exc, ReplayCodegenError):
         return UserError(str(exc))
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
@@ -84,6 +99,16 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} Commands: {', '.join(COMMANDS)}.")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help``, from ``SHORT_HELP`` (no command is imported)."""
@@ -106,25 +131,75 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(target[0])
         command: click.Command = getattr(module, target[1])
-        return command
+        return add_global_options(command)
+
+    def _json_command(self, ctx: click.Context) -> tuple[str | None, bool]:
+        """The command asked for, and whether it was given ``--json`` (before any ``--``)."""
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        if not args or args[0] not in COMMANDS:
+            return (args[0] if args else None), False
+        tokens = args[1:]
+        if "--" in tokens:
+            tokens = tokens[:tokens.index("--")]
+        if "--json" not in tokens:
+            return args[0], False
+        command = self.get_command(ctx, args[0])
+        has_json = command is not None and any(
+            "--json" in getattr(p, "opts", ()) for p in command.params)
+        return args[0], has_json
 
     def invoke(self, ctx: click.Context) -> Any:
+        name, as_json = self._json_command(ctx)
+        set_json_errors(as_json)
         with warnings.catch_warnings():
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _show_warning
             try:
                 return super().invoke(ctx)
-            except (click.ClickException, click.exceptions.Exit, click.Abort):
+            except (UserError, click.exceptions.Exit, click.Abort):
                 raise
-            except BrokenPipeError:
-                raise  # `replaycodegen show ... | head`: click exits quietly
+            except click.ClickException as exc:
+                if as_json:
+                    raise JsonUsageError(exc, name) from exc
+                raise
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    _quiet_broken_pipe()
+                raise self._failure(ctx, exc) from exc
             except Exception as exc:
-                state = ctx.find_object(State)
-                if state is not None and state.debug:
-                    import traceback
+                if _is_stdout_closed(exc):
+                    _quiet_broken_pipe()
+                raise self._failure(ctx, exc) from exc
 
-                    traceback.print_exception(exc, file=sys.stderr)
-                raise translate(exc) from exc
+    @staticmethod
+    def _failure(ctx: click.Context, exc: Exception) -> click.ClickException:
+        state = ctx.find_object(State)
+        if state is not None and state.debug:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        return translate(exc)
+
+
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a program ended by SIGPIPE (128 + 13), as `ls | head` is."""
+
+
+def _is_stdout_closed(exc: BaseException) -> bool:
+    service_loop = sys.modules.get("replaycodegen.cli.service_loop")
+    return service_loop is not None and isinstance(exc, service_loop.OutputClosed)
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """The reader of stdout went away (``| head``): stop without a traceback or a message.
+    stdout is pointed at /dev/null so that the interpreter's last flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (click's test runner)
+        pass
+    raise click.exceptions.Exit(EXIT_BROKEN_PIPE)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -132,7 +207,9 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     ctx = click.get_current_context(silent=True)
     state = ctx.find_object(State) if ctx is not None else None
     out = state.out if state is not None else Output()
-    out.warning(str(message))
+    loader = sys.modules.get("replaycodegen.cassette.loading.loader")  # a cassette's warning: at it
+    at_cassette = loader is not None and issubclass(category, loader.CassetteWarning)
+    out.warning((f"{filename}:{lineno}: " if at_cassette else "") + str(message))
 
 
 HELP = f"""Record LLM code generation once, replay it offline: cassettes for replaycodegen.
@@ -152,10 +229,9 @@ Docs:         {doc_path("cli.md")}
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option("--debug", is_flag=True, envvar="REPLAYCODEGEN_DEBUG",
-              help="Show the traceback of an error.")
+              help=DEBUG_HELP + " Also after the command name.")
 @click.option("--color", "color_mode", type=click.Choice(COLOR_MODES), default="auto",
-              show_default=True, help="Colour and syntax highlighting (auto: on a terminal, "
-              "unless NO_COLOR is set).")
+              show_default=True, help=COLOR_HELP + " Also after the command name.")
 @click.version_option(package_name="replaycodegen", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, color_mode: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
@@ -12,6 +13,8 @@ import click
 from replaycodegen.cli import context
 from replaycodegen.cli.context import State, display_path, load, pass_state, updating, write
 from replaycodegen.cli.errors import UserError
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Entry
@@ -43,9 +46,10 @@ _INJECT_NOTES = {
 @click.option("--allow-invalid", is_flag=True,
               help="Accept --code that does not parse (marked meta.expect: syntax_error).")
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@json_option
 @pass_state
 def new(state: State, path: str, behavior: str | None, code_file: IO[str] | None,
-        description: str | None, allow_invalid: bool, force: bool) -> None:
+        description: str | None, allow_invalid: bool, force: bool, as_json: bool) -> None:
     """Create a hand-authored cassette at PATH, to craft a failure case by hand."""
     from replaycodegen.maintenance.craft import scaffold_from_behavior, scaffold_from_code
 
@@ -63,11 +67,17 @@ def new(state: State, path: str, behavior: str | None, code_file: IO[str] | None
                                           description=description)
     write(cassette, path)
     out = state.out
+    if as_json:
+        out.json({"path": path, "created": True, "entries": [e.id for e in cassette.entries]})
+        return
     ids = ", ".join(e.id for e in cassette.entries)
-    out.echo(f"created {display_path(path)}: {len(cassette.entries)} hand-authored "
-             f"entr{'y' if len(cassette.entries) == 1 else 'ies'} ({ids})")
+    out.echo(f"created {display_path(path)}: "
+             f"{plural(len(cassette.entries), 'hand-authored entry', 'hand-authored entries')} "
+             f"({ids})")
     first = cassette.entries[0].id
-    out.echo(f"next: replaycodegen edit {path} {first}   |   replaycodegen run --cassette {path}")
+    quoted = shlex.quote(path)
+    out.echo(f"next: replaycodegen edit {quoted} {first}   |   "
+             f"replaycodegen run --cassette {quoted}")
 
 
 def _keep_rejected(code: str) -> str:
@@ -85,18 +95,19 @@ def _keep_rejected(code: str) -> str:
               help="Take the new code from this file ('-': stdin) instead of $EDITOR.")
 @click.option("--allow-invalid", is_flag=True,
               help="Accept code that does not parse (marked meta.expect: syntax_error).")
+@json_option
 @pass_state
 def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
-         allow_invalid: bool) -> None:
+         allow_invalid: bool, as_json: bool) -> None:
     """Edit the code of ENTRY in $EDITOR; validated on save, written atomically.
 
     Code that does not parse is refused (exit 2, the edit kept in a temp file) unless the
     entry expects a syntax error, --allow-invalid is given, or you confirm on a terminal.
     """
-    from replaycodegen.cassette.store import check_writable
+    from replaycodegen.cassette.writing.store import check_writable
     from replaycodegen.errors import CassetteError
     from replaycodegen.maintenance.craft import expects_syntax_error, replace_code, syntax_problem
-    from replaycodegen.maintenance.ops import find_entry
+    from replaycodegen.maintenance.entries import find_entry
 
     # Read without the lock: it is not held while $EDITOR is open. The change is applied
     # afterwards, in one locked read-modify-write of the file as it is then.
@@ -114,10 +125,14 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
             raise UserError(f"{exc.format_message()}; fix: set $EDITOR (e.g. EDITOR=nano), "
                             "or pass --code FILE") from None
     if new_code is None or new_code.rstrip("\n") == item.code.rstrip("\n"):
-        out.echo(f"no change: {display_path(path)} is untouched")
+        if as_json:
+            out.json({"path": path, "entry": entry, "changed": False, "lines": None,
+                      "marked_syntax_error": False})
+        else:
+            out.echo(f"no change: {display_path(path)} is untouched")
         return
     problem = syntax_problem(new_code)
-    if problem and not allow_invalid and not expects_syntax_error(item) and (
+    if problem and not allow_invalid and not expects_syntax_error(item) and not as_json and (
         context.stdin_is_interactive()
     ):
         allow_invalid = click.confirm(
@@ -136,15 +151,20 @@ def edit(state: State, path: str, entry: str, code_file: IO[str] | None,
         where = f"{exc.path}:{exc.line}" if exc.line else exc.path
         hint = f"; fix: {exc.hint}" if exc.hint else ""
         raise UserError(f"{where}: {exc.reason} (your edit is kept in {kept}){hint}") from None
+    lines = len(new_code.splitlines())
+    if as_json:
+        out.json({"path": path, "entry": entry, "changed": True, "lines": lines,
+                  "marked_syntax_error": bool(problem)})
+        return
     marker = " (marked meta.expect: syntax_error)" if problem else ""
     out.echo(f"updated entry {entry} of {display_path(path)}: "
-             f"{len(new_code.splitlines())} lines of code{marker}")
+             f"{plural(lines, 'line of code', 'lines of code')}{marker}")
 
 
 def _snapshot(entry: Entry) -> bytes:
     """What an entry holds, to tell whether another process changed it meanwhile."""
     from replaycodegen.cassette.keys import canonical_json
-    from replaycodegen.cassette.serialize import entry_to_data
+    from replaycodegen.cassette.writing.serialize import entry_to_data
 
     return canonical_json(entry_to_data(entry))
 
@@ -167,8 +187,10 @@ def _refuse_conflict(path: str, entry: str, new_code: str, *, removed: bool) -> 
               help="The failure the first attempt gets.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the crafted cassette here (default: PATH, in place).")
+@json_option
 @pass_state
-def craft(state: State, path: str, entry_id: str, inject: str, output: str | None) -> None:
+def craft(state: State, path: str, entry_id: str, inject: str, output: str | None,
+          as_json: bool) -> None:
     """Turn a recorded success into a failure case: the entry's attempt now gets the
     injected failure, the retry gets the recorded code (fail, then fix)."""
     from replaycodegen.maintenance.craft import inject_failure
@@ -180,6 +202,16 @@ def craft(state: State, path: str, entry_id: str, inject: str, output: str | Non
     else:
         crafted = _craft_copy(path, output, entry_id, inject)
     out = state.out
+    if as_json:
+        for warning in crafted.warnings:
+            out.warning(warning)
+        out.json({"path": target, "entry": entry_id, "inject": inject,
+                  "attempts": [
+                      {"attempt": crafted.attempt, "entry": crafted.injected.id, "fails": True},
+                      {"attempt": crafted.attempt + 1, "entry": crafted.replay.id,
+                       "fails": False}],
+                  "note": _INJECT_NOTES.get(inject), "warnings": list(crafted.warnings)})
+        return
     out.echo(f"crafted {display_path(target)}: entry {entry_id} now fails first, then replays")
     out.echo(f"  attempt {crafted.attempt}: {crafted.injected.id} ({inject})")
     out.echo(f"  attempt {crafted.attempt + 1}: {crafted.replay.id} (the recorded code)")
@@ -187,15 +219,15 @@ def craft(state: State, path: str, entry_id: str, inject: str, output: str | Non
         out.echo(f"  note: {_INJECT_NOTES[inject]}")
     for warning in crafted.warnings:
         out.warning(warning)
-    out.echo(f"try it: replaycodegen run --cassette {target}")
+    out.echo(f"try it: replaycodegen run --cassette {shlex.quote(target)}")
 
 
 def _craft_copy(path: str, output: str, entry_id: str, inject: str) -> CraftedFailure:
     """Craft into another file: PATH's text with the crafted entries spliced in (its
     comments kept), written whole to OUTPUT."""
-    from replaycodegen.cassette.loader import parse_cassette, read_text
-    from replaycodegen.cassette.rewrite import CassetteEdit
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.loading.loader import parse_cassette, read_text
+    from replaycodegen.cassette.writing.rewrite import CassetteEdit
+    from replaycodegen.cassette.writing.store import CassetteStore
     from replaycodegen.maintenance.craft import inject_failure
 
     text = read_text(path)

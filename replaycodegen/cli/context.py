@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from replaycodegen.cassette.model import Cassette
-    from replaycodegen.cassette.rewrite import CassetteEdit
     from replaycodegen.cassette.scrub import Scrubber
+    from replaycodegen.cassette.writing.rewrite import CassetteEdit
 
 
 @dataclass
@@ -31,6 +31,8 @@ class State:
 
     out: Output = field(default_factory=Output)
     debug: bool = False
+    as_json: bool = False
+    """The command was given ``--json``: its stdout is one JSON document, nothing else."""
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)
@@ -43,7 +45,7 @@ def stdin_is_interactive() -> bool:
 
 def load(path: str | os.PathLike[str]) -> Cassette:
     """Load a cassette to read it (warnings go to stderr; a bad file is a CassetteError)."""
-    from replaycodegen.cassette.loader import load_cassette
+    from replaycodegen.cassette.loading.loader import load_cassette
 
     return load_cassette(path)
 
@@ -54,8 +56,8 @@ def updating(path: str | os.PathLike[str], *,
     """One locked read-modify-write of an existing cassette (``CassetteStore.update``):
     the file is read with the lock held and written back, only the entries changed
     re-serialised, before the lock is released. A missing file is a CassetteError."""
-    from replaycodegen.cassette.loader import read_text
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.loading.loader import read_text
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     if not os.path.isfile(path):
         read_text(path)  # raises the precise CassetteError (missing, directory...)
@@ -69,7 +71,7 @@ def updating(path: str | os.PathLike[str], *,
 
 def write(cassette: Cassette, path: str | os.PathLike[str]) -> None:
     """Write a new cassette whole through the store: locked, scrubbed, atomic."""
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     store = CassetteStore(path)
     try:
@@ -82,7 +84,7 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders replaced by the cassettes under them."""
     from pathlib import Path
 
-    from replaycodegen.maintenance.ops import find_cassettes
+    from replaycodegen.cassette.loading.files import find_cassettes
 
     out: list[Path] = []
     for name in paths:

@@ -11,20 +11,28 @@ import click
 
 from replaycodegen.cli.context import State, display_path, load, pass_state
 from replaycodegen.cli.errors import UserError
+from replaycodegen.cli.options import json_option
 from replaycodegen.cli.render import Output, human_age, human_size, one_line, short_key
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette, Entry
-    from replaycodegen.maintenance.ops import CassetteSummary, EntryChange, EntryLocator
+    from replaycodegen.maintenance.diff import EntryChange
+    from replaycodegen.maintenance.entries import EntryLocator
+    from replaycodegen.maintenance.summary import CassetteSummary
 
 
 # -- ls -----------------------------------------------------------------------------------
 
 
-def _summaries(paths: list[Path]) -> list[CassetteSummary]:
-    from replaycodegen.cassette.loader import load_cassette
+def _summaries(paths: list[Path], skipped: list[str]) -> list[CassetteSummary]:
+    """A summary per loadable or broken file (each error on its own, then the next file);
+    other tools' cassettes (vcrpy) go to ``skipped`` with the reason."""
+    import datetime as _dt
+
+    from replaycodegen.cassette.loading.loader import NotACassetteError, load_cassette
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import summarize
+    from replaycodegen.maintenance.summary import CassetteSummary, summarize
 
     out = []
     for path in paths:
@@ -32,14 +40,20 @@ def _summaries(paths: list[Path]) -> list[CassetteSummary]:
             warnings.simplefilter("ignore")
             try:
                 out.append(summarize(path, load_cassette(path)))
+            except NotACassetteError as exc:
+                skipped.append(exc.skipped)
             except CassetteError as exc:
-                out.append(summarize(path, None, error=str(exc)))
+                try:
+                    out.append(summarize(path, None, error=str(exc)))
+                except OSError:  # a symlink loop or a dangling link: no stat to show
+                    out.append(CassetteSummary(str(path), 0, _dt.datetime.now(_dt.UTC),
+                                               error=str(exc)))
     return out
 
 
 @click.command(short_help="List cassettes: entries, models, age, size.")
 @click.argument("directory", required=False, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def ls(state: State, directory: str | None, as_json: bool) -> None:
     """List the cassettes under DIRECTORY (default: ./cassettes, else .).
@@ -47,18 +61,24 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
     For each: entries (recorded / hand-authored), models, age (of the newest recording,
     else of the file) and size. Invalid files are listed with their error.
     """
-    from replaycodegen.maintenance.ops import find_cassettes
+    from replaycodegen.cassette.loading.files import find_cassettes
 
     root = Path(directory) if directory else (
         Path("cassettes") if Path("cassettes").is_dir() else Path(".")
     )
     if not root.exists():
-        raise UserError(f"{root}: no such folder; fix: give a folder holding cassettes")
-    summaries = _summaries(find_cassettes(root) if root.is_dir() else [root])
+        hint = "check the path (give a folder holding cassettes, or a cassette file)"
+        raise UserError(f"{root}: no such file or folder; fix: {hint}", path=str(root),
+                        hint=hint)
+    skipped: list[str] = []
+    summaries = _summaries(find_cassettes(root) if root.is_dir() else [root], skipped)
     if as_json:
-        state.out.json({"directory": str(root), "cassettes": [s.to_data() for s in summaries]})
+        state.out.json({"directory": str(root), "cassettes": [s.to_data() for s in summaries],
+                        "skipped": skipped})
         return
     out = state.out
+    for note in skipped:
+        out.echo(note)
     if not summaries:
         out.echo(f"no cassettes (*.yaml) under {root}")
         return
@@ -81,8 +101,8 @@ def ls(state: State, directory: str | None, as_json: bool) -> None:
 
 def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocator
                 ) -> dict[str, Any]:
-    from replaycodegen.cassette.serialize import entry_to_data
-    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
+    from replaycodegen.cassette.writing.serialize import entry_to_data
+    from replaycodegen.maintenance.entries import entry_attempt, entry_kind
 
     data = {"kind": entry_kind(entry), "line": locate.line(index),
             "attempt": entry_attempt(entry), **entry_to_data(entry)}
@@ -96,7 +116,7 @@ def _entry_data(cassette: Cassette, index: int, entry: Entry, locate: EntryLocat
 
 def _show_entry(out: Output, cassette: Cassette, index: int, entry: Entry,
                 locate: EntryLocator) -> None:
-    from replaycodegen.maintenance.ops import entry_attempt, entry_kind
+    from replaycodegen.maintenance.entries import entry_attempt, entry_kind
 
     line = locate.line(index)
     where = f", line {line}" if line else ""
@@ -164,7 +184,7 @@ def _meta_line(meta: dict[str, Any]) -> str:
 @click.command(short_help="Show entries: request, errors, key, code.")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.argument("entry", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     """Show a cassette's entries (or only ENTRY): request, error chain, key, code.
@@ -172,8 +192,8 @@ def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     Code is syntax-highlighted (pygments) when colour is on: on a terminal, or with the
     global `--color always`.
     """
-    from replaycodegen.cassette.loader import read_text
-    from replaycodegen.maintenance.ops import EntryLocator, find_entry
+    from replaycodegen.cassette.loading.loader import read_text
+    from replaycodegen.maintenance.entries import EntryLocator, find_entry
 
     cassette = load(path)
     locate = EntryLocator(read_text(path))
@@ -194,7 +214,7 @@ def show(state: State, path: str, entry: str | None, as_json: bool) -> None:
     out.heading(display_path(path))
     for line in (cassette.description or "").strip().splitlines():
         out.echo(f"  {line}")
-    out.echo(f"  {len(cassette.entries)} entries ({recorded} recorded, "
+    out.echo(f"  {plural(len(cassette.entries), 'entry')} ({recorded} recorded, "
              f"{len(cassette.entries) - recorded} hand-authored); "
              f"match_on: {', '.join(cassette.match_on)}")
     for index, item in selected:
@@ -218,7 +238,7 @@ def _change_line(change: EntryChange) -> str:
 @click.command(short_help="Compare two cassettes entry by entry.")
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the cassettes differ.")
 @pass_state
 def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
@@ -226,7 +246,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 
     Recorded entries are matched by key, hand-authored ones by id.
     """
-    from replaycodegen.maintenance.ops import diff_cassettes
+    from replaycodegen.maintenance.diff import diff_cassettes
 
     result = diff_cassettes(load(a), load(b))
     if as_json:
@@ -257,7 +277,7 @@ def diff(state: State, a: str, b: str, as_json: bool, exit_code: bool) -> None:
 
 
 @click.command(short_help="List the shipped behaviours.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def behaviors(state: State, as_json: bool) -> None:
     """The shipped behaviours (`run --behavior NAME`, `new --from-behavior NAME`)."""

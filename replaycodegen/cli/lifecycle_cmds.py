@@ -1,21 +1,23 @@
 """CI-at-scale commands: ``combine`` and ``merge-driver``, plus what ``prune`` (reports,
-orphans) and ``record --from-ledger`` use (logic in ``replaycodegen.lifecycle``)."""
+orphans) and ``record --from-ledger`` (reading many reports or ledgers) use; the logic is in
+``replaycodegen.lifecycle``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
 from replaycodegen.cli.errors import RunFailed, UserError
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.combine import CombinedReport
-    from replaycodegen.lifecycle.record_ledger import CallResult, PlannedCall
-    from replaycodegen.lifecycle.reports import OrphanRecord, RunReport
+    from replaycodegen.lifecycle.ci.combine import CombinedReport
+    from replaycodegen.lifecycle.ci.reports import OrphanRecord, RunReport
 
 MAX_LISTED = 20
 
@@ -23,9 +25,9 @@ MAX_LISTED = 20
 # -- reading reports ------------------------------------------------------------------------
 
 
-def _inputs(names: Sequence[str], pattern: str) -> list[tuple[Path, bool]]:
+def report_inputs(names: Sequence[str], pattern: str) -> list[tuple[Path, bool]]:
     """``(file, found by a folder or glob)`` for every name (see ``outputs.expand_inputs``)."""
-    from replaycodegen.lifecycle.outputs import expand_inputs
+    from replaycodegen.lifecycle.ci.outputs import expand_inputs
 
     out: list[tuple[Path, bool]] = []
     for name in names:
@@ -41,11 +43,11 @@ def read_run_reports(state: State, names: Sequence[str]) -> list[RunReport]:
     """The shard reports among ``names``; a non-report found in a folder is skipped with a
     warning, a named file that is not one is an error."""
     from replaycodegen.errors import CassetteError
-    from replaycodegen.lifecycle.combine import CombinedReport, read_any
-    from replaycodegen.lifecycle.reports import LegacyReport, RunReport
+    from replaycodegen.lifecycle.ci.combine import CombinedReport, read_any
+    from replaycodegen.lifecycle.ci.reports import LegacyReport, RunReport
 
     runs: list[RunReport] = []
-    for file, found in _inputs(names, "*.json"):
+    for file, found in report_inputs(names, "*.json"):
         try:
             report = read_any(file)
         except CassetteError as exc:
@@ -71,7 +73,7 @@ def combined_from(state: State, names: Sequence[str], *, allow_partial: bool = F
                   shards_only: bool = False) -> CombinedReport:
     """One combined report: ``names`` is a combined report (unless ``shards_only``), or
     shard reports to combine (exit 1 naming what is missing when they are incomplete)."""
-    from replaycodegen.lifecycle.combine import (
+    from replaycodegen.lifecycle.ci.combine import (
         CombinedReport,
         IncompleteReports,
         combine_reports,
@@ -96,7 +98,7 @@ def combined_from(state: State, names: Sequence[str], *, allow_partial: bool = F
 def _orphan_line(orphan: OrphanRecord) -> str:
     renamed = (f"; likely renamed to {', '.join(orphan.likely_renamed_to)}"
                if orphan.likely_renamed_to else "")
-    return f"{orphan.path} ({orphan.entries} entr{'y' if orphan.entries == 1 else 'ies'}{renamed})"
+    return f"{orphan.path} ({plural(orphan.entries, 'entry')}{renamed})"
 
 
 def show_combined(state: State, combined: CombinedReport, output: str | None) -> None:
@@ -105,10 +107,11 @@ def show_combined(state: State, combined: CombinedReport, output: str | None) ->
     replaced = len(combined.reports) - len(used)
     unused = sum(len(c.unused) for c in combined.cassettes.values())
     shards = ", ".join(r.shard for r in used)
-    out.heading(f"combined {len(used)} report(s) (shards {shards}"
-                + (f"; {replaced} older re-run(s) replaced" if replaced else "") + f"): "
-                f"{len(combined.cassettes)} cassette(s), {unused} unused entr"
-                f"{'y' if unused == 1 else 'ies'}, {len(combined.orphans)} orphan(s)")
+    out.heading(f"combined {plural(len(used), 'report')} (shards {shards}"
+                + (f"; {plural(replaced, 'older re-run')} replaced" if replaced else "")
+                + f"): {plural(len(combined.cassettes), 'cassette')}, "
+                f"{plural(unused, 'unused entry', 'unused entries')}, "
+                f"{plural(len(combined.orphans), 'orphan')}")
     if not combined.complete:
         out.echo(out.style("PARTIAL", fg="yellow", bold=True) + ": "
                  + "; ".join(combined.partial) + " (prune refuses a partial report)")
@@ -135,7 +138,7 @@ def show_combined(state: State, combined: CombinedReport, output: str | None) ->
 @click.option("--allow-partial", is_flag=True,
               help="Combine an incomplete set (a shard missing); the result is labelled "
               "partial and prune refuses it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the combined report as JSON.")
+@json_option
 @pass_state
 def combine(state: State, reports: tuple[str, ...], output: str | None, allow_partial: bool,
             as_json: bool) -> None:
@@ -146,7 +149,7 @@ def combine(state: State, reports: tuple[str, ...], output: str | None, allow_pa
     Exit code 1 (naming the missing shards) when the set is incomplete, unless
     --allow-partial; a shard reported twice counts once, the latest run.
     """
-    from replaycodegen.lifecycle.outputs import write_json
+    from replaycodegen.atomic import write_json
 
     combined = combined_from(state, reports, allow_partial=allow_partial, shards_only=True)
     if output:
@@ -164,10 +167,10 @@ def unused_from(state: State, names: Sequence[str], *, orphans: bool
                 ) -> tuple[dict[Path, list[str]], list[tuple[Path, OrphanRecord]]]:
     """What prune may remove: unused ids per cassette and the orphan files, from a combined
     report, one report, or several (combined here with combine's rules)."""
-    from replaycodegen.lifecycle.combine import read_any
-    from replaycodegen.lifecycle.outputs import resolve
-    from replaycodegen.lifecycle.reports import LegacyReport
-    from replaycodegen.maintenance.ops import read_codegen_report
+    from replaycodegen.lifecycle.ci.combine import read_any
+    from replaycodegen.lifecycle.ci.outputs import resolve
+    from replaycodegen.lifecycle.ci.reports import LegacyReport
+    from replaycodegen.maintenance.prune import read_codegen_report
 
     if len(names) == 1 and Path(names[0]).is_file():
         single = read_any(names[0])
@@ -190,88 +193,39 @@ def _below(path: Path, targets: Sequence[str]) -> bool:
 
 
 def prune_orphans(state: State, orphans: Sequence[tuple[Path, OrphanRecord]],
-                  paths: Sequence[str], dry_run: bool) -> int:
-    """Delete the orphaned cassettes (under PATHS, when given); the number of errors."""
-    from replaycodegen.lifecycle.orphans import delete_orphan
+                  paths: Sequence[str], dry_run: bool) -> list[dict[str, Any]]:
+    """Delete the orphaned cassettes (under PATHS, when given), printing each unless
+    ``--json``; one record per orphan: path, entries, removed, error."""
+    from replaycodegen.lifecycle.ci.orphans import delete_orphan
 
-    errors = 0
+    done: list[dict[str, Any]] = []
     for path, orphan in orphans:
         if not _below(path, paths):
             continue
         shown = display_path(path)
+        what = _orphan_line(orphan).split(" (", 1)[1]
+        record: dict[str, Any] = {**orphan.to_data(), "path": str(path), "removed": False,
+                                  "error": None}
+        done.append(record)
         if dry_run:
-            state.out.echo(f"{shown}: would remove this orphaned cassette "
-                           f"({_orphan_line(orphan).split(' (', 1)[1]}")
+            if not state.as_json:
+                state.out.echo(f"{shown}: would remove this orphaned cassette ({what}")
             continue
         try:
             removed = delete_orphan(path)
         except OSError as exc:
-            errors += 1
-            state.out.error(f"{shown}: cannot remove: {exc.strerror or exc}")
+            record["error"] = f"{shown}: cannot remove: {exc.strerror or exc}"
+            if not state.as_json:
+                state.out.error(record["error"])
             continue
-        state.out.echo(f"{shown}: " + ("removed orphaned cassette "
-                                       f"({_orphan_line(orphan).split(' (', 1)[1]}"
-                                       if removed else "no longer a cassette file; left alone"))
-    return errors
+        record["removed"] = removed
+        if not state.as_json:
+            state.out.echo(f"{shown}: " + (f"removed orphaned cassette ({what}" if removed
+                                           else "no longer a cassette file; left alone"))
+    return done
 
 
 # -- record --from-ledger -------------------------------------------------------------------
-
-
-def _call_line(call: PlannedCall) -> str:
-    from replaycodegen.cli.render import one_line, short_key
-
-    record = call.record
-    many = f"{call.count} entries" if call.count > 1 else "1 entry"
-    tests = ", ".join(call.tests[:3]) + (f" and {len(call.tests) - 3} more"
-                                         if len(call.tests) > 3 else "")
-    query = one_line(str(record.request.get("user_query", "")), 60)
-    return (f"{display_path(call.cassette)}: {many} for {tests} ({record.reason}; key "
-            f"{short_key(record.key)}; attempt {len(record.error_chain) + 1}; "
-            f"user_query={query!r})")
-
-
-def record_from_ledger(state: State, ledgers: Sequence[str], *, model: str | None,
-                       base_url: str | None, dry_run: bool) -> None:
-    """``replaycodegen record --from-ledger``: record exactly the misses the ledgers list."""
-    import asyncio
-
-    from replaycodegen.lifecycle.ledger import read_ledger
-    from replaycodegen.lifecycle.record_ledger import FAILED, RECORDED, plan, record_calls
-
-    records = [r for file, _ in _inputs(ledgers, "*.jsonl") for r in read_ledger(file)]
-    out = state.out
-    calls = plan(records)
-    if not calls:
-        out.echo("nothing to record: the ledger lists no misses")
-        return
-    if dry_run:
-        out.heading(f"would record {len(calls)} call(s) ({len(records)} miss(es) in the "
-                    "ledger); nothing was called")
-        for call in calls:
-            out.echo(f"  {_call_line(call)}")
-        return
-    from replaycodegen.cli.record_cmd import real_generator
-
-    generator = real_generator(model, base_url)
-
-    def show(result: CallResult) -> None:
-        if result.status == RECORDED:
-            out.echo(out.style("recorded", fg="green") + f" {', '.join(result.entry_ids)}: "
-                     + _call_line(result.call))
-        else:
-            label = out.style(result.status, fg="red" if result.status == FAILED else "yellow")
-            out.echo(f"{label} {_call_line(result.call)}: {result.message}")
-
-    results = asyncio.run(record_calls(calls, generator, on_result=show))
-    recorded = sum(len(r.entry_ids) for r in results if r.status == RECORDED)
-    failed = [r for r in results if r.status == FAILED]
-    cassettes = len({r.call.cassette for r in results if r.status == RECORDED})
-    out.heading(f"recorded {recorded} entr{'y' if recorded == 1 else 'ies'} into {cassettes} "
-                f"cassette(s) from {len(calls)} missed call(s)"
-                + (f"; {len(failed)} not recorded" if failed else ""))
-    if failed:
-        raise RunFailed(f"{len(failed)} missed call(s) were not recorded (see above)")
 
 
 # -- merge-driver ---------------------------------------------------------------------------
@@ -310,7 +264,7 @@ def merge_driver(state: State, base: str, ours: str, theirs: str, marker_size: i
     merge, 1 when entries conflict (both versions kept between conflict markers, which
     lint and the loader report with file:line).
     """
-    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.cassette.loading.loader import read_text
     from replaycodegen.lifecycle.merge_driver import NotMergeable, merge
 
     name = path or ours

@@ -19,10 +19,16 @@ from replaycodegen.cli.context import (
     pass_state,
     updating,
 )
-from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS
+from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, for_reading
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
+    from replaycodegen.errors import CassetteError
     from replaycodegen.maintenance.lint import Finding
+
+LOAD_RULE = "load"
+"""The finding ``lint_file`` adds for a file that cannot be loaded (its ``error``)."""
 
 PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path())
 
@@ -42,7 +48,7 @@ def _fix(path: Path) -> list[Finding]:
     (keys derived, a torn tail dropped, secrets scrubbed, pinned hashes dropped); only the
     entries fixed are written again. Returns the findings fixed."""
     from replaycodegen.maintenance.lint import lint_text
-    from replaycodegen.maintenance.ops import unpin
+    from replaycodegen.maintenance.rehash import unpin
 
     with updating(path) as edit:
         assert edit.text is not None
@@ -60,7 +66,7 @@ def _fix(path: Path) -> list[Finding]:
 @PATHS
 @click.option("--fix", is_flag=True,
               help="Recompute keys, drop a torn last entry, scrub secrets (atomic rewrite).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @click.option("--max-age", metavar="AGE", help="Also report recordings older than AGE, e.g. "
               "90d (default: the codegen_max_age ini key, if set).")
 @pass_state
@@ -71,36 +77,46 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
 
     Exit code 0 when clean, 1 when findings remain, 2 when a file cannot be loaded.
     """
+    from replaycodegen.cassette.loading.loader import NotACassetteError
     from replaycodegen.errors import CassetteError
-    from replaycodegen.lifecycle.project_settings import find_project_settings, resolve_max_age
+    from replaycodegen.lifecycle.freshness.project_settings import (
+        find_project_settings,
+        resolve_max_age,
+    )
     from replaycodegen.maintenance.lint import lint_file
 
     age, age_text = resolve_max_age(max_age, find_project_settings())
 
     out = state.out
     reports: list[dict[str, Any]] = []
-    errors = remaining = 0
     files = expand_paths(paths)
     for path in files:
         result = lint_file(path, max_age=age, max_age_text=age_text)
-        if result.load_error is not None:
-            errors += 1
+        if isinstance(result.load_error, NotACassetteError):  # another tool's (vcrpy)
             if not as_json:
-                out.error(str(result.load_error))
-            reports.append({"path": str(path), "loaded": False,
-                            "error": str(result.load_error),
-                            "findings": [f.to_data() for f in result.findings], "fixed": []})
+                out.echo(result.load_error.skipped)
+            reports.append({"path": str(path), "loaded": False, "skipped": True,
+                            "error": result.load_error.skipped, "findings": [], "fixed": []})
             continue
+        if result.load_error is not None:
+            load_error = str(for_reading(result.load_error))
+            if not as_json:
+                out.error(load_error)
+            others = [f for f in result.findings if f.rule != LOAD_RULE]  # that is "error"
+            reports.append({"path": str(path), "loaded": False, "error": load_error,
+                            "findings": [f.to_data() for f in others], "fixed": []})
+            continue
+        error: str | None = None
         try:
             fixed = _fix(path) if fix and result.fixable else []
         except CassetteError as exc:
-            errors += 1
-            out.error(str(exc))
+            error = str(for_reading(exc))
+            if not as_json:
+                out.error(error)
             fixed = []
         done = {(f.rule, f.entry) for f in fixed}
         left = [f for f in result.findings if (f.rule, f.entry) not in done]
-        remaining += len(left)
-        reports.append({"path": str(path), "loaded": True,
+        reports.append({"path": str(path), "loaded": True, "error": error,
                         "findings": [f.to_data() for f in left],
                         "fixed": [f.to_data() for f in fixed]})
         if as_json:
@@ -109,12 +125,19 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
             out.echo(out.style("fixed", fg="green") + f" {finding}")
         for finding in left:
             out.echo(str(finding))
+    remaining = sum(len(r["findings"]) for r in reports)
+    counted = [r for r in reports if not r.get("skipped")]  # another tool's file: not ours
+    errors = sum(1 for r in counted if r["error"] is not None)
+    unloadable = sum(1 for r in counted if not r["loaded"])
+    clean = sum(1 for r in counted if r["loaded"] and not r["findings"] and not r["error"])
     if as_json:
-        out.json({"files": reports, "findings": remaining, "unloadable": errors})
+        out.json({"files": reports, "checked": len(reports), "clean": clean,
+                  "findings": remaining, "fixed": sum(len(r["fixed"]) for r in reports),
+                  "unloadable": unloadable, "errors": errors})
     elif remaining or len(files) > 1 or not errors:
-        clean = sum(1 for r in reports if r["loaded"] and not r["findings"])
-        out.echo(f"{len(files)} file(s) checked: {clean} clean, {remaining} finding(s)"
-                 + (f", {errors} not loadable" if errors else ""))
+        out.echo(f"{plural(len(files), 'file')} checked: {clean} clean, "
+                 f"{plural(remaining, 'finding')}"
+                 + (f", {unloadable} not loadable" if unloadable else ""))
     _finish(errors, remaining)
 
 
@@ -123,16 +146,20 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
 
 @click.command(short_help="Rewrite stored keys from the requests.")
 @PATHS
+@json_option
 @pass_state
-def rehash(state: State, paths: tuple[str, ...]) -> None:
+def rehash(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     """Rewrite stored keys from each entry's request (after editing a request or
     match_on). A file whose keys are all right is left untouched."""
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import pinned_keys, stale_keys, unpin
+    from replaycodegen.maintenance.rehash import pinned_keys, stale_keys, unpin
 
     out = state.out
-    errors = 0
+    files: list[dict[str, Any]] = []
     for path in expand_paths(paths):
+        record: dict[str, Any] = {"path": str(path), "error": None, "rewrote": [],
+                                  "unpinned": [], "dropped_torn_tail": False, "untouched": True}
+        files.append(record)
         try:
             with updating(path) as edit:
                 stale = stale_keys(edit.cassette)
@@ -142,22 +169,38 @@ def rehash(state: State, paths: tuple[str, ...]) -> None:
                     unpin(entry)
                 edit.touch(*(e.id for e in [*stale, *pinned]))
         except CassetteError as exc:
-            errors += 1
-            out.error(str(exc))
+            _file_error(state, record, exc)
             continue
-        if not stale and not pinned and not torn:
+        record.update(rewrote=[e.id for e in stale], unpinned=[e.id for e in pinned],
+                      dropped_torn_tail=bool(torn), untouched=not (stale or pinned or torn))
+        if as_json:
+            continue
+        if record["untouched"]:
             out.echo(f"{display_path(path)}: keys up to date (untouched)")
             continue
         parts = []
         if stale:
-            parts.append(f"rewrote {len(stale)} key(s) ({', '.join(e.id for e in stale)})")
+            parts.append(f"rewrote {plural(len(stale), 'key')} "
+                         f"({', '.join(e.id for e in stale)})")
         if pinned:
-            parts.append(f"keyed {len(pinned)} entr{'y' if len(pinned) == 1 else 'ies'} on the "
-                         f"scrubbed text, not a pinned hash ({', '.join(e.id for e in pinned)})")
+            parts.append(f"keyed {plural(len(pinned), 'entry')} on the scrubbed text, not a "
+                         f"pinned hash ({', '.join(e.id for e in pinned)})")
         if torn:
             parts.append("dropped the torn last entry")
         out.echo(f"{display_path(path)}: " + "; ".join(parts))
+    errors = sum(1 for f in files if f["error"] is not None)
+    if as_json:
+        out.json({"files": files, "rewrote": sum(len(f["rewrote"]) for f in files),
+                  "unpinned": sum(len(f["unpinned"]) for f in files), "errors": errors})
     _finish(errors)
+
+
+def _file_error(state: State, record: dict[str, Any], exc: CassetteError) -> None:
+    """A file the command could not work on: in its record, and (without --json) on stderr;
+    the command goes on with the next file and exits 2 at the end."""
+    record["error"] = str(for_reading(exc))
+    if not state.as_json:
+        state.out.error(record["error"])
 
 
 # -- prune --------------------------------------------------------------------------------
@@ -172,9 +215,10 @@ def rehash(state: State, paths: tuple[str, ...]) -> None:
 @click.option("--orphans", is_flag=True,
               help="Also delete orphaned cassette files (no collected test owns them).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; write nothing.")
+@json_option
 @pass_state
 def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans: bool,
-          dry_run: bool) -> None:
+          dry_run: bool, as_json: bool) -> None:
     """Remove the entries a test run did not use (from the plugin's report).
 
     PATHS default to every cassette the report names. Ids no longer in a file are
@@ -183,20 +227,22 @@ def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans
     from replaycodegen.cli.context import load
     from replaycodegen.cli.lifecycle_cmds import prune_orphans, unused_from
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import prune_entries
+    from replaycodegen.maintenance.prune import prune_entries
 
     out = state.out
     unused, orphaned = unused_from(state, report, orphans=orphans)
     targets = expand_paths(paths) if paths else sorted(unused)
-    errors = 0
+    cassettes: list[dict[str, Any]] = []
     for path in targets:
         ids = unused.get(Path(path).resolve())
         shown = display_path(path)
-        if ids is None:
-            out.echo(f"{shown}: not in the report; nothing to prune")
-            continue
-        if not ids:
-            out.echo(f"{shown}: every entry was used; nothing to prune")
+        record: dict[str, Any] = {"path": str(path), "error": None, "in_report": ids is not None,
+                                  "removed": [], "missing": []}
+        cassettes.append(record)
+        if ids is None or not ids:
+            if not as_json:
+                out.echo(f"{shown}: not in the report; nothing to prune" if ids is None
+                         else f"{shown}: every entry was used; nothing to prune")
             continue
         try:
             if dry_run:
@@ -206,17 +252,26 @@ def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans
                     removed = edit.remove(ids)
                     missing = [i for i in dict.fromkeys(ids) if i not in {e.id for e in removed}]
         except CassetteError as exc:
-            errors += 1
-            out.error(str(exc))
+            _file_error(state, record, exc)
+            continue
+        record.update(removed=[e.id for e in removed], missing=list(missing))
+        if as_json:
             continue
         verb = "would remove" if dry_run else "removed"
         if removed:
-            out.echo(f"{shown}: {verb} {len(removed)} unused entr"
-                     f"{'y' if len(removed) == 1 else 'ies'}: {', '.join(e.id for e in removed)}")
+            out.echo(f"{shown}: {verb} {plural(len(removed), 'unused entry', 'unused entries')}"
+                     f": {', '.join(e.id for e in removed)}")
         for entry_id in missing:
             out.echo(f"{shown}: entry {entry_id!r} is not in the file (already removed?); "
                      "skipped")
-    errors += prune_orphans(state, orphaned, paths, dry_run)
+    orphan_records = prune_orphans(state, orphaned, paths, dry_run)
+    errors = sum(1 for r in [*cassettes, *orphan_records] if r["error"] is not None)
+    if as_json:
+        out.json({"dry_run": dry_run, "cassettes": cassettes,
+                  "removed": sum(len(r["removed"]) for r in cassettes),
+                  "orphans": orphan_records,
+                  "orphans_removed": sum(1 for r in orphan_records if r["removed"]),
+                  "errors": errors})
     _finish(errors)
 
 
@@ -225,30 +280,40 @@ def prune(state: State, paths: tuple[str, ...], report: tuple[str, ...], orphans
 
 @click.command(short_help="Remove secrets from cassettes, in place.")
 @PATHS
+@json_option
 @pass_state
-def scrub(state: State, paths: tuple[str, ...]) -> None:
+def scrub(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     """Replace secrets (API keys, tokens, secret-named environment values) with
     <SCRUBBED>, in place. A file without secrets is left untouched."""
     from replaycodegen.cassette.scrub import Scrubber
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.ops import find_secrets
+    from replaycodegen.maintenance.secret_scan import find_secrets
 
     out = state.out
-    errors = 0
     scrubber = Scrubber()
+    files: list[dict[str, Any]] = []
     for path in expand_paths(paths):
+        record: dict[str, Any] = {"path": str(path), "error": None, "scrubbed": [],
+                                  "untouched": True}
+        files.append(record)
         try:
             with updating(path, scrubber=scrubber) as edit:
                 found = find_secrets(edit.cassette, scrubber)
                 edit.touch(*(entry_id for entry_id in found if entry_id))
-            if not found:
-                out.echo(f"{display_path(path)}: no secrets found (untouched)")
-                continue
         except CassetteError as exc:
-            errors += 1
-            out.error(str(exc))
+            _file_error(state, record, exc)
             continue
+        record.update(scrubbed=[{"entry": entry_id or None, "fields": list(fields)}
+                                for entry_id, fields in found.items()], untouched=not found)
+        if as_json:
+            continue
+        if not found:
+            out.echo(f"{display_path(path)}: no secrets found (untouched)")
         for entry_id, fields in found.items():
             subject = f"entry {entry_id}" if entry_id else "the description"
             out.echo(f"{display_path(path)}: scrubbed {subject} ({', '.join(fields)})")
+    errors = sum(1 for f in files if f["error"] is not None)
+    if as_json:
+        out.json({"files": files, "scrubbed": sum(len(f["scrubbed"]) for f in files),
+                  "errors": errors})
     _finish(errors)

@@ -9,120 +9,62 @@ once with ``--jobs``/``--rpm``), a scoped re-record of existing entries (``PATHS
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from replaycodegen.cli.context import State, display_path, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError
-from replaycodegen.cli.render import one_line
+from replaycodegen.cli.errors import RunFailed, emit_json
+from replaycodegen.cli.options import json_option
+from replaycodegen.cli.record_setup import (
+    EXIT_INTERRUPTED,
+    Settings,
+    call_gate,
+    finish,
+    make_recorder,
+    service_config_for,
+    show_unfinished,
+)
 from replaycodegen.cli.status_cmd import freshness_options
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from replaycodegen.cli.record_runner import RunResult
-    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import ProjectSettings
     from replaycodegen.models import PythonExecutionRequest
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "stale")
-NO_KEY = (
-    "no API key: set OPENAI_API_KEY to record (a local OpenAI-compatible server accepts any "
-    "dummy value, e.g. OPENAI_API_KEY=dummy); nothing was recorded"
-)
-EXIT_INTERRUPTED = 130
-DRY_RUN_KEY = "dry-run-never-sent"
+DEFAULT_MODE = "new_episodes"
+"""``record``'s mode: you ran it to record, into a file that may hold entries already."""
 
 
-def _requests(query: str | None, objective: str | None, requests_file: str | None
-              ) -> list[PythonExecutionRequest]:
-    from replaycodegen.cli.requests_file import read_requests, request_from_options
+def _requests(query: str | None, objective: str | None, requests_file: str | None,
+              request_json: str | None = None) -> list[PythonExecutionRequest]:
+    from replaycodegen.cli.requests_file import (
+        read_request_json,
+        read_requests,
+        request_from_options,
+    )
     from replaycodegen.models import PythonExecutionRequest
 
+    given = [name for name, value in (("--query/--objective", query or objective),
+                                      ("--requests", requests_file),
+                                      ("--request", request_json)) if value is not None]
+    if len(given) > 1:
+        raise click.UsageError(f"give one of {', '.join(given)}, not several")
     if requests_file is not None:
-        if query is not None or objective is not None:
-            raise click.UsageError("give --query/--objective or --requests, not both")
         return read_requests(requests_file)
+    if request_json is not None:
+        return [read_request_json(request_json)]
     if query is None:
-        raise click.UsageError("give --query (and --objective), or --requests FILE.yaml")
+        raise click.UsageError("give --query (and --objective), --request JSON or --requests "
+                               "FILE.yaml: the request to record (a cassette miss prints the "
+                               "whole command)")
     return [PythonExecutionRequest(**request_from_options(query, objective),
                                    execution_folder_name="record-1")]
-
-
-@dataclass
-class Settings:
-    """The options every recording path shares."""
-
-    model: str | None
-    base_url: str | None
-    prompt_builder: str | None
-    max_age: str | None
-    max_calls: int | None
-    max_tokens: int | None
-    max_retries: int | None
-    dry_run: bool
-    jobs: int
-    rpm: float | None
-
-
-def real_generator(model: str | None, base_url: str | None, *, dry_run: bool = False,
-                   **options: Any) -> OpenAICodeGenerator:
-    """The OpenAI-compatible generator to record with; no key is a ``UserError`` (a dry run
-    needs none: it never calls). ``options``: more ``OpenAICodeGenerator`` arguments."""
-    from replaycodegen.errors import CodeGenerationError
-    from replaycodegen.generation.openai_generator import OpenAICodeGenerator
-
-    key = os.environ.get("OPENAI_API_KEY", "").strip()
-    if not key and not dry_run:
-        raise UserError(NO_KEY)
-    try:
-        return OpenAICodeGenerator(model, base_url=base_url, api_key=key or DRY_RUN_KEY,
-                                   **options)
-    except CodeGenerationError as exc:
-        raise UserError(f"{exc.message}; nothing was recorded") from None
-
-
-def _gate(settings: Settings, project: ProjectSettings) -> CallGate:
-    """The real generator (the configured model and prompt builder) behind a ``CallGate``."""
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import resolve_model, resolve_prompt_builder
-
-    extra: dict[str, Any] = {}
-    if settings.max_retries is not None:
-        extra["max_retries"] = settings.max_retries
-    generator = real_generator(
-        resolve_model(settings.model, project), settings.base_url, dry_run=settings.dry_run,
-        prompt_builder=resolve_prompt_builder(settings.prompt_builder, project), **extra)
-    return CallGate(generator, jobs=settings.jobs, rpm=settings.rpm)
-
-
-def _recorder(gate: CallGate, cassette: str, mode: str, *, description: str | None,
-              budget: RecordingBudget, settings: Settings, project: ProjectSettings,
-              rerecord: list[str] | None = None) -> RecordingCodeGenerator:
-    from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.project_settings import resolve_max_age
-
-    try:
-        return RecordingCodeGenerator(
-            gate, cassette, mode, description=description, budget=budget,
-            dry_run=settings.dry_run, rerecord=rerecord,
-            max_age=resolve_max_age(settings.max_age, project)[0])
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def service_config_for(timeout: float | None, execution_root: str | None
-                       ) -> Callable[[int], dict[str, Any]]:
-    """The service config of request ``n`` (its own thread id)."""
-    from replaycodegen.cli.service_loop import service_config
-
-    return lambda number: service_config(f"record-{number}", timeout, execution_root)
 
 
 @click.command(short_help="Record a real model into a cassette.")
@@ -134,6 +76,9 @@ def service_config_for(timeout: float | None, execution_root: str | None
               "into its own cassette; files, folders, globs; repeat for several shards.")
 @click.option("--query", help="The user_query of a single request.")
 @click.option("--objective", help="Its task_objective (default: the query).")
+@click.option("--request", "request_json", metavar="JSON",
+              help="One request as a JSON object of request fields (a cassette miss prints "
+              "this when --query and --objective are not enough).")
 @click.option("--requests", "requests_file", type=click.Path(exists=True, dir_okay=False),
               help="A YAML file of requests to record (a list of request mappings; "
               "task_objective defaults to user_query).")
@@ -146,8 +91,11 @@ def service_config_for(timeout: float | None, execution_root: str | None
 @freshness_options
 @click.option("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL, else "
               "the OpenAI API).")
-@click.option("--mode", type=click.Choice(RECORD_MODES), default="new_episodes",
-              show_default=True, help="Record mode: what is replayed and what is recorded.")
+@click.option("--mode", type=click.Choice(RECORD_MODES), default=DEFAULT_MODE,
+              show_default=True, help="Record mode: what is replayed and what is recorded. "
+              "The default, new_episodes, replays what is there and records the rest, so "
+              "re-running the same command resumes (the library's default is once, the "
+              "pytest plugin's none).")
 @click.option("--description", help="The description of a new cassette: how it was made.")
 @click.option("--max-calls", type=click.IntRange(min=0), metavar="N",
               help="Make at most N live calls; the rest is reported as not recorded.")
@@ -168,16 +116,18 @@ def service_config_for(timeout: float | None, execution_root: str | None
               help="Approve control-system writes (else: prompt on a terminal, or skip).")
 @click.option("--execution-root", type=click.Path(file_okay=False),
               help="Where each attempt's folder goes (default: a temp folder).")
+@json_option
 @pass_state
 def record(state: State, paths: tuple[str, ...], cassette: str | None,
            ledgers: tuple[str, ...], query: str | None,
-           objective: str | None, requests_file: str | None, stale: bool,
+           objective: str | None, request_json: str | None, requests_file: str | None,
+           stale: bool,
            entry_ids: tuple[str, ...], summary_md: str | None, prompt_builder: str | None,
            model: str | None, max_age: str | None, base_url: str | None, mode: str,
            description: str | None, max_calls: int | None, max_tokens: int | None,
            dry_run: bool, jobs: int, rpm: float | None, max_retries: int | None,
            retries: int | None, timeout: float | None, approve: bool,
-           execution_root: str | None) -> None:
+           execution_root: str | None, as_json: bool) -> None:
     """Record code generation into a cassette with a real OpenAI-compatible model.
 
     \b
@@ -186,16 +136,17 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
     CI misses:     record --from-ledger LEDGER
 
     Runs the full service loop (generate, analyse, run, retry) for each request; every
-    generator call that the cassette cannot answer is recorded (mode new_episodes). A
-    re-run replays what is recorded and records only what is missing. Needs OPENAI_API_KEY
+    generator call that the cassette cannot answer is recorded (default mode
+    new_episodes). A re-run replays what is recorded and records only what is missing.
+    Needs OPENAI_API_KEY
     (exit 2 without it). Exit code 1 when a request did not end with results or the budget
     stopped it; what was recorded stays recorded. Ctrl-C: 130, after the calls in flight land.
     """
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.project_settings import find_project_settings
+    from replaycodegen.generation.budget import RecordingBudget
+    from replaycodegen.lifecycle.freshness.project_settings import find_project_settings
 
     if ledgers:
-        from replaycodegen.cli.lifecycle_cmds import record_from_ledger
+        from replaycodegen.cli.ledger_record_cmd import record_from_ledger
 
         return record_from_ledger(state, ledgers, model=model, base_url=base_url,
                                   dry_run=dry_run)
@@ -204,7 +155,7 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
     project = find_project_settings()
     budget = RecordingBudget(max_calls, max_tokens)
     scoped = stale or bool(entry_ids) or (
-        mode == "stale" and query is None and requests_file is None)
+        mode == "stale" and query is None and requests_file is None and request_json is None)
     config_for = service_config_for(timeout, execution_root)
     if scoped:
         from replaycodegen.cli.rerecord_cmd import rerecord
@@ -217,7 +168,7 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
             raise click.UsageError("give the cassettes to re-record: record PATHS... --stale")
         rerecord(state, targets, stale=stale or not entry_ids, entry_ids=list(entry_ids),
                  summary_md=summary_md, settings=settings, project=project, budget=budget,
-                 make_gate=lambda: _gate(settings, project), make_recorder=_recorder,
+                 make_gate=lambda: call_gate(settings, project), make_recorder=make_recorder,
                  config_for=config_for, retries=retries, approve=approve)
         return
     if paths:
@@ -228,11 +179,11 @@ def record(state: State, paths: tuple[str, ...], cassette: str | None,
                                "--from-ledger LEDGER")
     if summary_md is not None:
         raise click.UsageError("--summary-md goes with --stale or --entry")
-    requests = _requests(query, objective, requests_file)
+    requests = _requests(query, objective, requests_file, request_json)
     if retries is not None:
         requests = [r.model_copy(update={"retries": retries}) for r in requests]
-    gate = _gate(settings, project)
-    recorder = _recorder(gate, cassette, mode, description=description, budget=budget,
+    gate = call_gate(settings, project)
+    recorder = make_recorder(gate, cassette, mode, description=description, budget=budget,
                          settings=settings, project=project)
     _record_new(state, recorder, gate, requests, config_for, approve, jobs)
 
@@ -246,7 +197,7 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
 
     out = state.out
     mode = recorder.record_mode.value
-    if len(requests) == 1:
+    if len(requests) == 1 and not state.as_json:
         out.heading(f"recording into {display_path(recorder.path)} (mode {mode})"
                     + (" - dry run" if recorder.dry_run else ""))
         out.echo(f"query: {requests[0].user_query}")
@@ -260,7 +211,18 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
     if recorder.dry_run:
         _dry_run_report(state, recorder)
         return
-    _summary(state, recorder, gate, run, time.perf_counter() - started)
+    summary = summary_data(recorder, gate, run, time.perf_counter() - started)
+    if state.as_json:
+        try:
+            finish(run, recorder.budget)
+        except RunFailed as exc:
+            emit_json(summary, exc)
+        except click.exceptions.Exit:
+            emit_json(summary, RunFailed("interrupted: re-run the same command to record the "
+                                         "rest", exit_code=EXIT_INTERRUPTED))
+        emit_json(summary)
+        return
+    _summary(state, summary, run, recorder)
     finish(run, recorder.budget)
 
 
@@ -269,8 +231,14 @@ def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:
 
     out = state.out
     calls = recorder.would_call
+    if state.as_json:
+        emit_json({"cassette": recorder.path, "mode": recorder.record_mode.value,
+                   "dry_run": True, "calls": len(calls),
+                   "would_call": [{"request": describe_request(request, chain), "why": why}
+                                  for request, chain, why in calls]})
+        return
     out.echo()
-    out.heading(f"dry run: {len(calls)} call(s) would go to the model for "
+    out.heading(f"dry run: {plural(len(calls), 'call')} would go to the model for "
                 f"{display_path(recorder.path)} (nothing was called or written)")
     for request, chain, why in calls:
         out.echo(f"  {describe_request(request, chain)}: {why}")
@@ -279,67 +247,72 @@ def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:
                  "listed)")
 
 
-def finish(run: RunResult, budget: RecordingBudget) -> None:
-    """The exit: 130 after Ctrl-C, 1 when the budget refused a call or a request failed."""
-    from replaycodegen.cli.record_runner import BUDGET
+def summary_data(recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
+                 seconds: float) -> dict[str, Any]:
+    """What a recording did, as ``--json`` prints it (and the text summary shows)."""
     from replaycodegen.cli.service_loop import OK
+    from replaycodegen.maintenance.entries import entry_attempt
+    from replaycodegen.maintenance.summary import total_tokens
 
-    if run.interrupted:
-        raise click.exceptions.Exit(EXIT_INTERRUPTED)
-    refused = [r for r in run.results if r.outcome.status == BUDGET]
-    if refused:
-        raise RunFailed(
-            f"the recording budget stopped {len(refused)} request(s) after {budget.calls} live "
-            f"call(s) ({budget.describe()}); not recorded: {', '.join(budget.refused)}. "
-            "Raise --max-calls/--max-tokens and re-run: what is recorded replays")
-    failed = [r for r in run.results if r.outcome.status != OK]
-    if failed:
-        first = failed[0].outcome
-        raise RunFailed(f"{len(failed)} of {len(run.results)} request(s) did not finish "
-                        f"({first.status}: {one_line(first.message, 200)})")
-
-
-def _summary(state: State, recorder: RecordingCodeGenerator, gate: CallGate, run: RunResult,
-             seconds: float) -> None:
-    from replaycodegen.cli.service_loop import OK
-    from replaycodegen.lifecycle.provenance import describe_kept
-    from replaycodegen.maintenance.ops import total_tokens
-
-    out = state.out
     recorded = recorder.recorded
     outcomes = run.results
-    ok = sum(1 for r in outcomes if r.outcome.status == OK)
-    models = sorted({str(e.meta["model"]) for e in recorded if e.meta.get("model")})
-    model_ms = sum(float(e.meta.get("latency_ms") or 0) for e in recorded)
-    calls = run.calls
+    return {
+        "cassette": recorder.path,
+        "mode": recorder.record_mode.value,
+        "dry_run": False,
+        "recorded": [{"id": e.id, "user_query": (e.request or {}).get("user_query"),
+                      "attempt": entry_attempt(e), "model": e.meta.get("model")}
+                     for e in recorded],
+        "entries_in_cassette": len(recorder.cassette.entries),
+        "requests": [r.to_data() for r in outcomes],
+        "ok": sum(1 for r in outcomes if r.outcome.status == OK),
+        "already_recorded": sum(1 for r in outcomes if r.outcome.status == OK
+                                and not r.recorded),
+        "calls": {"total": run.calls, "recorded": len(recorded),
+                  "replayed": run.calls - len(recorded)},
+        "tokens": total_tokens(recorded),
+        "models": sorted({str(e.meta["model"]) for e in recorded if e.meta.get("model")}),
+        "model_seconds": round(sum(float(e.meta.get("latency_ms") or 0) for e in recorded)
+                               / 1000, 3),
+        "seconds": round(seconds, 3),
+        "retries": gate.retries,
+        "budget": recorder.budget.describe() if recorder.budget.limited else None,
+        "kept": [e.id for e in recorder.kept],
+        "interrupted": run.interrupted,
+    }
+
+
+def _summary(state: State, summary: dict[str, Any], run: RunResult,
+             recorder: RecordingCodeGenerator) -> None:
+    from replaycodegen.cassette.provenance import describe_kept
+    from replaycodegen.cli.service_loop import OK
+
+    out = state.out
+    recorded = len(summary["recorded"])
+    calls = summary["calls"]
     out.echo()
-    total = len(recorder.cassette.entries)
-    out.heading(f"recorded {_entries(len(recorded), 'new ')} into "
-                f"{display_path(recorder.path)} (mode {recorder.record_mode.value}; "
-                f"{_entries(total)} in all)")
-    already = sum(1 for r in outcomes if r.outcome.status == OK and not r.recorded)
+    out.heading(f"recorded {plural(recorded, 'new entry', 'new entries')} into "
+                f"{display_path(summary['cassette'])} (mode {summary['mode']}; "
+                f"{plural(summary['entries_in_cassette'], 'entry')} in all)")
+    already = summary["already_recorded"]
     skipped = f", {already} already recorded (replayed, no call)" if already else ""
-    out.echo(f"  requests: {len(outcomes)} ({ok} ok{skipped}); generator calls: {calls} "
-             f"({len(recorded)} recorded, {calls - len(recorded)} replayed)")
-    out.echo(f"  tokens: {total_tokens(recorded)}; models: {', '.join(models) or '-'}; "
-             f"model time {model_ms / 1000:.2f} s; total time {seconds:.2f} s")
-    if gate.retries:
-        out.echo(f"  retries of 429/5xx answers or lost connections: {gate.retries} "
+    out.echo(f"  requests: {len(run.results)} ({summary['ok']} ok{skipped}); generator calls: "
+             f"{calls['total']} ({calls['recorded']} recorded, {calls['replayed']} replayed)")
+    out.echo(f"  tokens: {summary['tokens']}; models: {', '.join(summary['models']) or '-'}; "
+             f"model time {summary['model_seconds']:.2f} s; total time "
+             f"{summary['seconds']:.2f} s")
+    if summary["retries"]:
+        out.echo(f"  retries of 429/5xx answers or lost connections: {summary['retries']} "
                  "(never recorded)")
-    if recorder.budget.limited:
-        out.echo(f"  budget: {recorder.budget.describe()}")
+    if summary["budget"]:
+        out.echo(f"  budget: {summary['budget']}")
     if recorder.kept:
         out.echo(f"  kept (never re-recorded): {describe_kept(recorder.kept)}")
-    for result in outcomes:
-        outcome = result.outcome
-        if outcome.status != OK:
-            out.echo(f"  request {result.job.number} "
-                     f"({one_line(result.job.request.user_query, 60)!r}): "
-                     f"{outcome.status}: {one_line(outcome.message, 200)}")
+    for result in run.results:
+        if result.outcome.status != OK:
+            show_unfinished(state, result, whole=len(run.results) > 1)
     if run.interrupted:
         out.echo("  interrupted: re-run the same command to record the rest (what is recorded "
                  "replays)")
 
 
-def _entries(count: int, adjective: str = "") -> str:
-    return f"{count} {adjective}entr{'y' if count == 1 else 'ies'}"

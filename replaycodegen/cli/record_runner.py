@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from replaycodegen.cli.context import State
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from replaycodegen.cli.service_loop import Outcome
+    from replaycodegen.cli.service_loop import Attempt, Outcome
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.bulk import CallGate
     from replaycodegen.models import PythonExecutionRequest
 
 BUDGET = "budget used up"
@@ -49,6 +50,15 @@ class JobResult:
     recorded: int = 0
     """Attempts recorded now (live calls that landed)."""
     replayed: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        """The request's story for ``--json`` (``recorded`` + ``replayed`` generator calls)."""
+        from replaycodegen.cli.service_loop import outcome_data
+
+        return {"number": self.job.number, "user_query": self.job.request.user_query,
+                "recorded": self.recorded, "replayed": self.replayed,
+                **outcome_data(self.outcome, self.attempts)}
 
 
 @dataclass
@@ -89,8 +99,8 @@ async def run_jobs(state: State, jobs: list[Job], *, gate: CallGate,
     """Run every job (``concurrency`` at a time); failures become outcomes, not errors."""
     from replaycodegen.cli.service_loop import AttemptPrinter, ObservedGenerator, Outcome, drive
     from replaycodegen.executor import PythonExecutorService
-    from replaycodegen.lifecycle.budget import BudgetExceeded
-    from replaycodegen.lifecycle.bulk import RecordingStopped
+    from replaycodegen.generation.budget import BudgetExceeded
+    from replaycodegen.generation.call_gate import RecordingStopped
 
     run = RunResult()
     several = len(jobs) > 1
@@ -102,21 +112,22 @@ async def run_jobs(state: State, jobs: list[Job], *, gate: CallGate,
         if not run.interrupted:
             run.interrupted = True
             gate.stop()
-            out.warning(f"interrupted: finishing the {gate.in_flight} call(s) in flight so they "
-                        "are recorded; press Ctrl-C again to abandon them")
+            out.warning(f"interrupted: finishing the {plural(gate.in_flight, 'call')} in flight "
+                        "so they are recorded; press Ctrl-C again to abandon them")
         else:
             for task in tasks:
                 task.cancel()
 
     progress: ProgressBar[int] = click.progressbar(
-        length=len(jobs), label=label or f"recording {len(jobs)} requests", file=sys.stderr,
+        length=len(jobs), label=label or f"recording {plural(len(jobs), 'request')}",
+        file=sys.stderr,
         hidden=not several, show_pos=True, show_percent=False,
         item_show_func=lambda _: _stats(gate))
     with progress as bar:
         gate.on_change = lambda: bar.update(0)
 
         async def one(job: Job) -> JobResult:
-            printer = AttemptPrinter(out, quiet=several)
+            printer = AttemptPrinter(out, quiet=several or state.as_json)
             service = PythonExecutorService(ObservedGenerator(job.recorder, printer.on_code))
             try:
                 outcome = await drive(service, job.request, config_for(job.number), printer,
@@ -127,7 +138,7 @@ async def run_jobs(state: State, jobs: list[Job], *, gate: CallGate,
             except RecordingStopped as exc:
                 outcome = Outcome(INTERRUPTED, message=str(exc), attempts=len(printer.attempts))
             live = sum(1 for a in printer.attempts if a.metadata.get("recorded"))
-            return JobResult(job, outcome, live, len(printer.attempts) - live)
+            return JobResult(job, outcome, live, len(printer.attempts) - live, printer.attempts)
 
         async def worker() -> None:
             while queue and not run.interrupted:

@@ -14,6 +14,8 @@ import click
 if TYPE_CHECKING:
     import datetime as _dt
 
+    from replaycodegen.cli.spinner import Spinner
+
 COLOR_MODES = ("auto", "always", "never")
 
 
@@ -39,6 +41,13 @@ def highlight_python(code: str) -> str | None:
     return text
 
 
+def echo_json(data: Any) -> None:
+    """One JSON document on stdout: what every ``--json`` prints, its errors included."""
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
 class Output:
     """Where the commands write: stdout for results, stderr for errors and warnings."""
 
@@ -46,10 +55,17 @@ class Output:
         self.color_mode = color_mode
         self.color = wants_color(color_mode, sys.stdout)
         self.color_err = wants_color(color_mode, sys.stderr)
+        self.live: Spinner | None = None
+        """A spinner on stderr, erased while anything else is printed (``run``)."""
 
     # -- plain writing ----------------------------------------------------------------------
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
-        click.echo(text, err=err, nl=nl, color=self.color_err if err else self.color)
+        color = self.color_err if err else self.color
+        if self.live is not None and self.live.running:
+            with self.live.paused():
+                click.echo(text, err=err, nl=nl, color=color)
+        else:
+            click.echo(text, err=err, nl=nl, color=color)
 
     def style(self, text: str, *, err: bool = False, **styles: Any) -> str:
         enabled = self.color_err if err else self.color
@@ -63,9 +79,7 @@ class Output:
         self.echo(self.style("error:", err=True, fg="red", bold=True) + " " + message, err=True)
 
     def json(self, data: Any) -> None:
-        import json
-
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        echo_json(data)
 
     # -- structured pieces ------------------------------------------------------------------
     def heading(self, text: str) -> None:

@@ -40,12 +40,13 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
     from pydantic import ValidationError
 
     from replaycodegen.cassette import yamlio
-    from replaycodegen.cassette.loader import read_text
+    from replaycodegen.cassette.loading import compose
+    from replaycodegen.cassette.loading.loader import read_text
     from replaycodegen.models import PythonExecutionRequest
 
     text = read_text(path)
     try:
-        data = yamlio.load(text)
+        data = compose.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -67,7 +68,8 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
         fields = with_default_objective({"execution_folder_name": f"record-{index + 1}", **item})
         unknown = sorted(set(item) - set(PythonExecutionRequest.model_fields))
         if unknown:
-            raise UserError(f"{path}:{line}: request {index + 1}: unknown field(s) "
+            raise UserError(f"{path}:{line}: request {index + 1}: unknown "
+                            f"{'field' if len(unknown) == 1 else 'fields'} "
                             f"{', '.join(map(str, unknown))}; fix: use "
                             f"{', '.join(PythonExecutionRequest.model_fields)}")
         try:
@@ -79,3 +81,35 @@ def read_requests(path: str) -> list[PythonExecutionRequest]:
             raise UserError(f"{path}:{at}: request {index + 1}: {name}: {problem['msg']}; "
                             "fix: correct that field") from None
     return requests
+
+
+def read_request_json(text: str) -> PythonExecutionRequest:
+    """``--request JSON``: one request; ``execution_folder_name`` defaults to ``record-1``,
+    ``task_objective`` to the query (as everywhere)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from replaycodegen.models import PythonExecutionRequest
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--request: not JSON ({exc.msg} at character {exc.pos + 1}); fix: "
+                        'give an object such as \'{"user_query": "...", "task_objective": '
+                        '"..."}\'') from None
+    if not isinstance(data, dict):
+        raise UserError("--request: expected a JSON object of request fields; fix: give "
+                        "user_query and task_objective at least")
+    unknown = sorted(set(data) - set(PythonExecutionRequest.model_fields))
+    if unknown:
+        raise UserError(f"--request: unknown field(s) {', '.join(unknown)}; fix: use "
+                        f"{', '.join(PythonExecutionRequest.model_fields)}")
+    try:
+        return PythonExecutionRequest(
+            **with_default_objective({"execution_folder_name": "record-1", **data}))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = ".".join(str(p) for p in problem["loc"])
+        raise UserError(f"--request: {name}: {problem['msg']}; fix: correct that field"
+                        ) from None

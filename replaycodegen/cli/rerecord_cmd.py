@@ -1,5 +1,5 @@
 """``replaycodegen record PATHS --stale`` / ``--entry ID``: re-record exactly those entries
-(logic in ``replaycodegen.lifecycle.rerecord``), print what happened to each, and write it
+(logic in ``replaycodegen.lifecycle.freshness.rerecord``), print what happened to each, and write it
 as Markdown for a pull-request comment (``--summary-md``)."""
 
 from __future__ import annotations
@@ -11,23 +11,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replaycodegen.cli.context import State, display_path
-from replaycodegen.cli.errors import UserError
+from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.record_cmd import Settings
     from replaycodegen.cli.record_runner import Job, RunResult
+    from replaycodegen.cli.record_setup import Settings
+    from replaycodegen.generation.budget import RecordingBudget
+    from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
-    from replaycodegen.lifecycle.budget import RecordingBudget
-    from replaycodegen.lifecycle.bulk import CallGate
-    from replaycodegen.lifecycle.project_settings import ProjectSettings
-    from replaycodegen.lifecycle.rerecord import EntryResult, RerecordPlan
+    from replaycodegen.lifecycle.freshness.project_settings import ProjectSettings
+    from replaycodegen.lifecycle.freshness.rerecord import EntryResult, RerecordPlan
 
 
 def _plans(targets: list[str], *, stale: bool, entry_ids: list[str], settings: Settings,
            project: ProjectSettings) -> list[RerecordPlan]:
     from replaycodegen.cli.context import load
-    from replaycodegen.lifecycle.project_settings import freshness_policy
-    from replaycodegen.lifecycle.rerecord import plan_rerecord
+    from replaycodegen.lifecycle.freshness.project_settings import freshness_policy
+    from replaycodegen.lifecycle.freshness.rerecord import plan_rerecord
 
     policy = freshness_policy(project, prompt_builder=settings.prompt_builder,
                               model=settings.model, max_age=settings.max_age) if stale else None
@@ -53,29 +54,23 @@ def rerecord(state: State, targets: list[str], *, stale: bool, entry_ids: list[s
              make_recorder: Callable[..., RecordingCodeGenerator],
              config_for: Callable[[int], dict[str, Any]], retries: int | None,
              approve: bool) -> None:
-    from replaycodegen.cli.record_cmd import finish
     from replaycodegen.cli.record_runner import Job, run_jobs
+    from replaycodegen.cli.record_setup import finish
 
     out = state.out
     plans = _plans(targets, stale=stale, entry_ids=entry_ids, settings=settings,
                    project=project)
     todo = [plan for plan in plans if plan.targets]
-    for plan in plans:
-        shown = display_path(plan.path)
-        if not plan.targets:
-            out.echo(f"{shown}: nothing to re-record ({len(plan.before)} entries, none stale)")
-            continue
-        verb = "would re-record" if settings.dry_run else "re-recording"
-        out.heading(f"{shown}: {verb} {len(plan.targets)} entr"
-                    f"{'y' if len(plan.targets) == 1 else 'ies'} "
-                    f"({len(plan.requests)} request(s))")
-        for entry_id in plan.targets:
-            out.echo(f"  {plan.describe_target(entry_id)}")
+    if not state.as_json:
+        _print_plans(state, plans, dry_run=settings.dry_run)
     if settings.dry_run or not todo:
-        if settings.dry_run and todo:
+        if settings.dry_run and todo and not state.as_json:
             out.echo("dry run: nothing was called or written")
         if summary_md is not None:
             _write_markdown(summary_md, [(p, _planned(p)) for p in todo], dry_run=True)
+        if state.as_json:
+            emit_json({"dry_run": settings.dry_run, "cassettes": [
+                {"path": p.path, "entries": [e.to_data() for e in _planned(p)]} for p in plans]})
         return
     gate = make_gate()
     recorders = {plan.path: make_recorder(gate, plan.path, "stale", description=None,
@@ -91,20 +86,45 @@ def rerecord(state: State, targets: list[str], *, stale: bool, entry_ids: list[s
     try:
         run = asyncio.run(run_jobs(state, jobs, gate=gate, config_for=config_for,
                                    approve=approve, concurrency=settings.jobs,
-                                   label=f"re-recording {len(jobs)} requests"))
+                                   label=f"re-recording {plural(len(jobs), 'request')}"))
     finally:
         for recorder in recorders.values():
             recorder.close()
     results = _results(todo, recorders, run)
-    _print(state, results, gate, budget, time.perf_counter() - started, run)
+    seconds = time.perf_counter() - started
     if summary_md is not None:
         _write_markdown(summary_md, results, dry_run=False)
+    if state.as_json:
+        document = _data(results, gate, budget, seconds, run)
+        try:
+            finish(run, budget)
+        except RunFailed as exc:
+            emit_json(document, exc)
+        emit_json(document)
+        return
+    _print(state, results, gate, budget, seconds, run)
+    if summary_md is not None:
         out.echo(f"summary written to {summary_md}")
     finish(run, budget)
 
 
+def _print_plans(state: State, plans: list[RerecordPlan], *, dry_run: bool) -> None:
+    out = state.out
+    for plan in plans:
+        shown = display_path(plan.path)
+        if not plan.targets:
+            out.echo(f"{shown}: nothing to re-record ({plural(len(plan.before), 'entry')}, "
+                     "none stale)")
+            continue
+        verb = "would re-record" if dry_run else "re-recording"
+        out.heading(f"{shown}: {verb} {plural(len(plan.targets), 'entry')} "
+                    f"({plural(len(plan.requests), 'request')})")
+        for entry_id in plan.targets:
+            out.echo(f"  {plan.describe_target(entry_id)}")
+
+
 def _planned(plan: RerecordPlan) -> list[EntryResult]:
-    from replaycodegen.lifecycle.rerecord import EntryResult
+    from replaycodegen.lifecycle.freshness.rerecord import EntryResult
 
     return [EntryResult(i, "; ".join(plan.reasons.get(i) or ["asked for (--entry)"]),
                         _what(plan, i)) for i in plan.targets]
@@ -120,7 +140,7 @@ def _results(plans: list[RerecordPlan], recorders: dict[str, RecordingCodeGenera
              run: RunResult) -> list[tuple[RerecordPlan, list[EntryResult]]]:
     from replaycodegen.cassette.keys import canonical_json, request_fields
     from replaycodegen.cli.service_loop import FAILED, OK
-    from replaycodegen.lifecycle.rerecord import summarize
+    from replaycodegen.lifecycle.freshness.rerecord import summarize
 
     out = []
     for plan in plans:
@@ -136,12 +156,40 @@ def _results(plans: list[RerecordPlan], recorders: dict[str, RecordingCodeGenera
     return out
 
 
+def _counts(results: list[tuple[RerecordPlan, list[EntryResult]]]) -> dict[str, int]:
+    from replaycodegen.lifecycle.freshness.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
+
+    counts = dict.fromkeys((CODE_CHANGED, UNCHANGED, NEW, NOT_REACHED), 0)
+    for _, entries in results:
+        for entry in entries:
+            key = next((k for k in counts if entry.outcome.startswith(k)), None)
+            if key is not None:
+                counts[key] += 1
+    return counts
+
+
+def _data(results: list[tuple[RerecordPlan, list[EntryResult]]], gate: CallGate,
+          budget: RecordingBudget, seconds: float, run: RunResult) -> dict[str, Any]:
+    """``record --stale --json``: each entry's outcome, the counts of those outcomes."""
+    return {
+        "dry_run": False,
+        "cassettes": [{"path": plan.path, "entries": [e.to_data() for e in entries]}
+                      for plan, entries in results],
+        "counts": _counts(results),
+        "calls": gate.calls, "tokens": gate.tokens, "retries": gate.retries,
+        "budget": budget.describe() if budget.limited else None,
+        "requests": [r.to_data() for r in run.results],
+        "interrupted": run.interrupted,
+        "seconds": round(seconds, 3),
+    }
+
+
 def _print(state: State, results: list[tuple[RerecordPlan, list[EntryResult]]],
            gate: CallGate, budget: RecordingBudget, seconds: float, run: RunResult) -> None:
-    from replaycodegen.lifecycle.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
+    from replaycodegen.cli.record_setup import show_unfinished
+    from replaycodegen.lifecycle.freshness.rerecord import CODE_CHANGED, NEW, NOT_REACHED, UNCHANGED
 
     out = state.out
-    counts = dict.fromkeys((CODE_CHANGED, UNCHANGED, NEW, NOT_REACHED), 0)
     for plan, entries in results:
         out.echo()
         out.heading(f"{display_path(plan.path)}:")
@@ -149,25 +197,22 @@ def _print(state: State, results: list[tuple[RerecordPlan, list[EntryResult]]],
             out.echo(f"  {entry.entry_id}: {entry.outcome} ({entry.what})")
             for line in entry.diff:
                 out.echo(f"      {line}")
-            key = next((k for k in counts if entry.outcome.startswith(k)), None)
-            if key is not None:
-                counts[key] += 1
+    counts = _counts(results)
     out.echo()
     out.echo(f"re-recorded: {counts[CODE_CHANGED]} code changed, {counts[UNCHANGED]} unchanged, "
-             f"{counts[NEW]} new, {counts[NOT_REACHED]} no longer reached; live calls "
-             f"{gate.calls}, tokens {gate.tokens}, retries {gate.retries}; "
-             f"{seconds:.2f} s")
+             f"{counts[NEW]} new, {counts[NOT_REACHED]} no longer reached; "
+             f"{plural(gate.calls, 'live call')}, {plural(gate.tokens, 'token')}, "
+             f"{plural(gate.retries, 'retry', 'retries')}; {seconds:.2f} s")
     if budget.limited:
         out.echo(f"budget: {budget.describe()}")
     for result in run.results:
         if result.outcome.status != "ok":
-            out.echo(f"  request {result.job.number} ({result.job.request.user_query[:60]!r}): "
-                     f"{result.outcome.status}: {result.outcome.message[:200]}")
+            show_unfinished(state, result, whole=len(run.results) > 1)
 
 
 def _write_markdown(path: str, results: list[tuple[RerecordPlan, list[EntryResult]]], *,
                     dry_run: bool) -> None:
-    from replaycodegen.lifecycle.rerecord import to_markdown
+    from replaycodegen.lifecycle.freshness.rerecord import to_markdown
 
     text = to_markdown([(display_path(p.path), entries) for p, entries in results],
                        dry_run=dry_run)

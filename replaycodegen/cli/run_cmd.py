@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from replaycodegen.cli.context import State, display_path, load, pass_state
-from replaycodegen.cli.errors import RunFailed, UserError
+from replaycodegen.cli.errors import RunFailed, UserError, emit_json
+from replaycodegen.cli.options import json_option
 from replaycodegen.cli.render import printable
 
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette
+    from replaycodegen.cli.service_loop import Outcome
 
 DEMO_CASSETTE = "demo/beam_statistics.yaml"
 DEFAULT_QUERY = "Compute a value and return it in results"
@@ -62,7 +64,7 @@ def _request_data(cassette: Cassette, entry: str | None, query: str | None,
     objective defaults to the query), else the request of ``--entry`` or of the cassette's
     first entry."""
     from replaycodegen.cli.requests_file import request_from_options, with_default_objective
-    from replaycodegen.maintenance.ops import example_request_fields
+    from replaycodegen.maintenance.entries import example_request_fields
 
     if query is not None:
         return request_from_options(query, objective)
@@ -89,25 +91,26 @@ def _request_data(cassette: Cassette, entry: str | None, query: str | None,
 @click.option("--isolation", type=click.Choice(["auto", "sandbox", "process"]),
               help="How the code is isolated (default auto: the sandbox when bubblewrap "
                    "works here; sandbox: refuse without it; process: none).")
+@json_option
 @pass_state
 def run(state: State, behavior: str | None, cassette: str | None, entry: str | None,
         query: str | None, objective: str | None, retries: int | None, timeout: float | None,
-        approve: bool, execution_root: str | None, isolation: str | None) -> None:
+        approve: bool, execution_root: str | None, isolation: str | None,
+        as_json: bool) -> None:
     """Run the service loop offline, answered by a cassette.
 
     Without options it replays the shipped demo cassette: the first attempt fails, the
     retry fixes it. Each attempt's code, analysis findings and error are printed, then
     the results. No API key and no network are used: a live HTTP call is blocked.
+    On a terminal, an attempt that runs for a while shows a spinner with its time limit.
     Exit code 1 when the run fails (every attempt failed, a cassette miss, or an approval
-    that was not given).
+    that was not given or refused). With --json nothing is asked: give --approve.
     """
     import asyncio
 
     from pydantic import ValidationError
 
     from replaycodegen.cli.service_loop import (
-        FAILED,
-        OK,
         AttemptPrinter,
         ObservedGenerator,
         drive,
@@ -139,24 +142,54 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
                         "fix: give --query and --objective") from None
 
     out = state.out
-    out.heading(f"replaying {name}")
-    for line in (replayed.description or "").strip().splitlines():
-        out.echo(out.dim(f"  {printable(line)}"))
-    out.echo(f"query:     {printable(request.user_query)}")
-    if request.task_objective != request.user_query:
-        out.echo(f"objective: {printable(request.task_objective)}")
+    if not as_json:
+        out.heading(f"replaying {name}")
+        for line in (replayed.description or "").strip().splitlines():
+            out.echo(out.dim(f"  {printable(line)}"))
+        out.echo(f"query:     {printable(request.user_query)}")
+        if request.task_objective != request.user_query:
+            out.echo(f"objective: {printable(request.task_objective)}")
 
-    printer = AttemptPrinter(out)
+    printer = AttemptPrinter(out, quiet=as_json)
     generator = ObservedGenerator(MockCodeGenerator(cassette=replayed), printer.on_code)
     service = PythonExecutorService(generator)
     with offline_guard(guard_path) as guarded:
-        if not guarded:
+        if not guarded and not as_json:
             out.echo(out.dim("(vcrpy is not installed: live HTTP calls are not blocked)"))
         config = service_config("run", timeout, execution_root, isolation)
         outcome = asyncio.run(drive(service, request, config, printer, approve=approve))
+    error = run_error(outcome)
+    if as_json:
+        from replaycodegen.cli.service_loop import outcome_data
+
+        emit_json({"source": name, "cassette": cassette, "behavior": behavior,
+                   "request": request.model_dump(mode="json", exclude={"execution_folder_name"}),
+                   "offline_guard": guarded, **outcome_data(outcome, printer.attempts)}, error)
+        return
+    if error is not None:
+        raise error
+
+
+def run_error(outcome: Outcome) -> RunFailed | None:
+    """How a run that did not end with results fails, with the fix that fits: a longer
+    --timeout after a timeout, --approve after a refusal, more attempts otherwise."""
+    from replaycodegen.cli.service_loop import FAILED, MISS, NEEDS_APPROVAL, OK, REFUSED
+
+    if outcome.status == OK:
+        return None
     if outcome.status == FAILED:
-        raise RunFailed(f"the run failed: {outcome.message}; fix: allow more attempts with "
-                        "--retries N, or correct the cassette's code (`replaycodegen show`, "
-                        "`replaycodegen edit`)")
-    if outcome.status != OK:
-        raise RunFailed(f"{outcome.status}: {outcome.message}")
+        if outcome.timed_out:
+            limit = f"{outcome.timeout_seconds:g} s" if outcome.timeout_seconds else "the limit"
+            fix = (f"give each attempt more time with --timeout S (now {limit}), or make the "
+                   "code faster (`replaycodegen edit`)")
+        else:
+            fix = ("allow more attempts with --retries N, or correct the cassette's code "
+                   "(`replaycodegen show`, `replaycodegen edit`)")
+        return RunFailed(f"the run failed: {outcome.message}; fix: {fix}")
+    if outcome.status == REFUSED:
+        return RunFailed(f"refused: {outcome.message}; fix: re-run and approve it (answer y, "
+                         "or pass --approve) if the write is wanted; otherwise change the "
+                         "cassette's code (`replaycodegen edit`)")
+    if outcome.status in (MISS, NEEDS_APPROVAL):
+        return RunFailed(f"{outcome.status}: {outcome.message}")
+    return RunFailed(f"{outcome.status}: {outcome.message}")

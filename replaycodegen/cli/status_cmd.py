@@ -1,5 +1,5 @@
 """``replaycodegen status``: the blast radius of a prompt, model or age change, offline
-(logic in ``replaycodegen.lifecycle.status``)."""
+(logic in ``replaycodegen.lifecycle.freshness.status``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from replaycodegen.cli.context import State, display_path, expand_paths, pass_state
-from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS
+from replaycodegen.cli.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, for_reading
+from replaycodegen.cli.options import json_option
+from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.status import CassetteStatus, FreshnessPolicy
+    from replaycodegen.lifecycle.freshness.status import CassetteStatus, FreshnessPolicy
 
 PROMPT_BUILDER_HELP = ("The prompt builder, module:attribute (default: the codegen_prompt_builder "
                        "ini key, else the built-in one).")
@@ -31,7 +33,10 @@ def default_paths(paths: tuple[str, ...]) -> list[Path]:
 
 def policy_from_options(prompt_builder: str | None, model: str | None, max_age: str | None
                         ) -> FreshnessPolicy:
-    from replaycodegen.lifecycle.project_settings import find_project_settings, freshness_policy
+    from replaycodegen.lifecycle.freshness.project_settings import (
+        find_project_settings,
+        freshness_policy,
+    )
 
     return freshness_policy(find_project_settings(), prompt_builder=prompt_builder, model=model,
                             max_age=max_age)
@@ -54,7 +59,7 @@ def freshness_options(command: F) -> F:
 @click.command(short_help="Which entries are stale: prompt, model, age, hand edits.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @freshness_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_state
 def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, model: str | None,
            max_age: str | None, as_json: bool) -> None:
@@ -65,10 +70,13 @@ def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, mod
     `replaycodegen record PATHS --stale` re-records exactly the stale entries.
     Exit code 0 when all are fresh, 1 when any is stale, 2 when a file cannot be loaded.
     """
-    from replaycodegen.lifecycle.status import status_file
+    from replaycodegen.lifecycle.freshness.status import status_file
 
     policy = policy_from_options(prompt_builder, model, max_age)
     results = [status_file(path, policy) for path in default_paths(paths)]
+    for result in results:
+        if result.error is not None:
+            result.error = for_reading(result.error)
     errors = sum(1 for r in results if r.error is not None)
     stale = sum(len(r.stale) for r in results)
     if as_json:
@@ -84,7 +92,7 @@ def status(state: State, paths: tuple[str, ...], prompt_builder: str | None, mod
 
 
 def _print(state: State, results: list[CassetteStatus]) -> None:
-    from replaycodegen.lifecycle.status import FRESH, KEPT, STALE
+    from replaycodegen.lifecycle.freshness.status import FRESH, KEPT, STALE
 
     out = state.out
     colours = {FRESH: "green", STALE: "yellow", KEPT: "cyan"}
@@ -101,7 +109,7 @@ def _print(state: State, results: list[CassetteStatus]) -> None:
             detail = entry.describe()
             out.echo(f"{where}: {entry.entry_id}: {label}" + (f": {detail}" if detail else ""))
     total = sum(counts.values())
-    out.echo(f"{total} entr{'y' if total == 1 else 'ies'}: {counts[FRESH]} fresh, "
+    out.echo(f"{plural(total, 'entry')}: {counts[FRESH]} fresh, "
              f"{counts[STALE]} stale, {counts[KEPT]} kept")
     stale_files = [display_path(r.path) for r in results if r.stale]
     if stale_files:

@@ -16,13 +16,14 @@ recording) answers by key and pattern, so ``static_code`` is None and ``code_seq
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
 from replaycodegen.cassette.keys import validate_match_on
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, explain_miss
 from replaycodegen.cassette.model import Cassette, Entry, Pattern
 from replaycodegen.cassette.scrub import Scrubber
@@ -79,7 +80,11 @@ class MockCodeGenerator:
         self._cassette: Cassette | None = None
         if behavior is not None:
             if behavior not in BEHAVIORS:
-                raise ValueError(f"Unknown behavior: {behavior}. Available: {', '.join(BEHAVIORS)}")
+                close = difflib.get_close_matches(str(behavior), list(BEHAVIORS), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"Unknown behavior: {behavior}. Available: {', '.join(BEHAVIORS)}.{hint}"
+                )
             self._cassette = load_behavior(behavior)
         elif isinstance(cassette, Cassette):
             self._cassette = cassette

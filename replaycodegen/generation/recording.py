@@ -14,14 +14,20 @@ import datetime as _dt
 import json
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON, validate_match_on
-from replaycodegen.cassette.loader import load_cassette
-from replaycodegen.cassette.miss import ALL_PLAYED, NO_MATCH, NO_SUCH_CASSETTE, explain_miss
+from replaycodegen.cassette.loading.loader import load_cassette
+from replaycodegen.cassette.miss import (
+    ALL_PLAYED,
+    NO_MATCH,
+    NO_SUCH_CASSETTE,
+    explain_miss,
+    record_command,
+)
 from replaycodegen.cassette.model import (
     Cassette,
     Entry,
@@ -29,18 +35,22 @@ from replaycodegen.cassette.model import (
     Selection,
     entry_from_pair,
 )
+from replaycodegen.cassette.provenance import RECORDED, code_sha256, is_kept, kept_entries
 from replaycodegen.cassette.scrub import Scrubber
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.budget import RecordingBudget
 from replaycodegen.generation.missed import MissedCall
 from replaycodegen.generation.protocol import CodeGenerator
 from replaycodegen.generation.record_mode import RecordMode
-from replaycodegen.lifecycle.budget import RecordingBudget
-from replaycodegen.lifecycle.provenance import RECORDED, code_sha256, is_kept, kept_entries
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
-if TYPE_CHECKING:
-    from replaycodegen.lifecycle.status import FreshnessPolicy
+
+class StaleSelector(Protocol):
+    """Which entries record mode ``stale`` re-records (``FreshnessPolicy`` of
+    ``replaycodegen.lifecycle.freshness.status`` is one)."""
+
+    def stale_entry_ids(self, cassette: Cassette) -> Iterable[str]: ...
 
 STORED_META = (
     "generator",
@@ -118,8 +128,7 @@ class RecordingCodeGenerator:
         budget: RecordingBudget | None = None,
         dry_run: bool = False,
         rerecord: Collection[str] | None = None,
-        freshness: FreshnessPolicy | None = None,
-        max_age: _dt.timedelta | None = None,
+        freshness: StaleSelector | None = None,
     ) -> None:
         self.generator = generator
         self.path = Path(cassette)
@@ -143,7 +152,7 @@ class RecordingCodeGenerator:
             # One locked read-modify-write: a file that does not load is refused, the header,
             # the comments and the crafted and hand entries stay, and what other writers
             # append after it is kept.
-            from replaycodegen.lifecycle.rewrite import reset_keeping_kept
+            from replaycodegen.cassette.writing.in_place import reset_keeping_kept
 
             reset_keeping_kept(self.store, match_on=requested, description=description)
             loaded = self.store.load(match_on=requested)
@@ -174,22 +183,24 @@ class RecordingCodeGenerator:
         """Every ``CassetteMiss`` raised, with the request and error chain that missed."""
         self._replaced: set[str] = set()
         self._last: dict[str, Any] = {}
-        self.to_rerecord: set[str] = self._stale_ids(rerecord, freshness, max_age)
+        self.to_rerecord: set[str] = self._stale_ids(rerecord, freshness)
         """Record mode ``stale``: ids of the entries still to be re-recorded."""
         self._stale_seen: dict[str, int] = {}
 
-    def _stale_ids(self, rerecord: Collection[str] | None, freshness: FreshnessPolicy | None,
-                   max_age: _dt.timedelta | None) -> set[str]:
+    def _stale_ids(self, rerecord: Collection[str] | None,
+                   freshness: StaleSelector | None) -> set[str]:
         if self.record_mode is not RecordMode.STALE:
             if rerecord is not None:
                 raise ValueError("rerecord= needs record mode 'stale'")
             return set()
         by_id = {entry.id: entry for entry in self.cassette.entries}
         if rerecord is None:
-            from replaycodegen.lifecycle.status import stale_entry_ids
-
-            policy = freshness or default_freshness(self.generator, max_age)
-            return set(stale_entry_ids(self.cassette, policy))
+            if freshness is None:
+                raise ValueError(
+                    "record mode 'stale' needs freshness= (what makes an entry stale, e.g. "
+                    "FreshnessPolicy.for_generator(generator) from "
+                    "replaycodegen.lifecycle.freshness.status) or rerecord= (the entry ids)")
+            return set(freshness.stale_entry_ids(self.cassette))
         unknown = sorted(set(rerecord) - set(by_id))
         if unknown:
             raise ValueError(f"no entry {', '.join(unknown)} in {self.path} (ids: "
@@ -262,7 +273,7 @@ class RecordingCodeGenerator:
 
     async def _rerecord(self, request: PythonExecutionRequest, chain: list[ErrorChainItem],
                         key: str, target: Entry) -> str:
-        from replaycodegen.lifecycle.rewrite import replace_entry_in_place
+        from replaycodegen.cassette.writing.in_place import replace_entry_in_place
 
         position = self.cassette.group(key).index(target)
         code, entry = await self._record_live(request, chain, key, f"re-record {target.id}")
@@ -323,7 +334,7 @@ class RecordingCodeGenerator:
         sent = meta.get("prompt_sha256")
         if builder is None or not isinstance(sent, str) or entry.request is None:
             return
-        from replaycodegen.lifecycle.prompt_drift import (
+        from replaycodegen.generation.prompt_check import (
             DEFAULT_MAX_ERRORS_IN_PROMPT,
             stored_prompt_sha256,
         )
@@ -358,20 +369,6 @@ class RecordingCodeGenerator:
             reason = ALL_PLAYED
         else:
             reason = NO_MATCH
-        mode = self.record_mode.value
-        if reason == NO_SUCH_CASSETTE:
-            fix = (
-                f"record mode is '{mode}' and the cassette does not exist: record it with "
-                f"record mode once (`pytest --codegen-record-mode=once`, or `replaycodegen "
-                f"record --cassette {self.path} --mode once`)"
-            )
-        else:
-            fix = (
-                f"record mode is '{mode}', which never records here: re-run with record mode "
-                f"new_episodes (`pytest --codegen-record-mode=new_episodes`, or "
-                f"`replaycodegen record --cassette {self.path} --mode new_episodes`), or "
-                "`all` to re-record changed requests"
-            )
         return explain_miss(
             self.cassette,
             request,
@@ -379,8 +376,22 @@ class RecordingCodeGenerator:
             reason=reason,
             key=key,
             cassette_path=str(self.path),
-            fix=fix,
+            fix=self.miss_fix(reason, request),
         )
+
+    def miss_fix(self, reason: str, request: PythonExecutionRequest) -> str:
+        """The advice a miss ends with: a ``replaycodegen record`` command that runs as
+        printed (the pytest plugin gives the pytest command of the test instead)."""
+        mode = self.record_mode.value
+        path, match_on = str(self.path), self.cassette.match_on
+        if reason == NO_SUCH_CASSETTE:
+            command = record_command(path, "once", request, match_on)
+            return (f"record mode is '{mode}' and the cassette does not exist: record it "
+                    f"(needs an API key, e.g. OPENAI_API_KEY): `{command}`")
+        command = record_command(path, "new_episodes", request, match_on)
+        return (f"record mode is '{mode}', which never records here: record it with record "
+                f"mode new_episodes (needs an API key): `{command}`, or --mode all to "
+                "re-record changed requests")
 
     def get_generation_metadata(self) -> dict[str, Any]:
         return {
@@ -421,22 +432,3 @@ class RecordingCodeGenerator:
             f"RecordingCodeGenerator({self.generator!r}, {str(self.path)!r}, "
             f"record_mode={self.record_mode.value!r})"
         )
-
-
-def default_freshness(generator: object, max_age: _dt.timedelta | None = None
-                      ) -> FreshnessPolicy:
-    """What "fresh" means for a generator: its prompt builder (else the default one), its
-    model and its error limit, with ``max_age``."""
-    from replaycodegen.generation.prompt import PromptBuilder
-    from replaycodegen.lifecycle.prompt_drift import DEFAULT_MAX_ERRORS_IN_PROMPT
-    from replaycodegen.lifecycle.status import FreshnessPolicy
-
-    builder = getattr(generator, "prompt_builder", None)
-    model = getattr(generator, "model", None)
-    return FreshnessPolicy(
-        prompt_builder=builder if isinstance(builder, PromptBuilder) else PromptBuilder(),
-        model=model if isinstance(model, str) else None,
-        max_age=max_age,
-        max_errors_in_prompt=getattr(generator, "max_errors_in_prompt",
-                                     DEFAULT_MAX_ERRORS_IN_PROMPT),
-    )

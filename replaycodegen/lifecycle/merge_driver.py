@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from replaycodegen.cassette import yamlio
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette
 from replaycodegen.cassette.model import Cassette, Entry
-from replaycodegen.cassette.serialize import dump_entry, entry_to_data
+from replaycodegen.cassette.writing.serialize import dump_entry, entry_to_data
 from replaycodegen.errors import CassetteError
 
 Identity = tuple[str, str]

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from replaycodegen.cassette.behaviors import BEHAVIORS, load_behavior
-from replaycodegen.cassette.model import Cassette, Entry, Pattern
+from replaycodegen.cassette.model import Cassette, Entry, Pattern, request_identity
 from replaycodegen.errors import CassetteError
-from replaycodegen.maintenance.ops import find_entry, request_identity
+from replaycodegen.maintenance.entries import find_entry
 from replaycodegen.models import PythonExecutionRequest
 
 EXPECT_SYNTAX_ERROR = "syntax_error"

@@ -31,8 +31,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette, read_text
-from replaycodegen.cassette.model import Cassette, Entry, RecordedError
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette, read_text
+from replaycodegen.cassette.model import Cassette, Entry, RecordedError, request_identity, same_code
 from replaycodegen.cassette.scrub import Scrubber
 from replaycodegen.errors import CassetteError
 from replaycodegen.maintenance.craft import (
@@ -40,12 +40,8 @@ from replaycodegen.maintenance.craft import (
     expects_syntax_error,
     syntax_problem,
 )
-from replaycodegen.maintenance.ops import (
-    EntryLocator,
-    find_secrets,
-    request_identity,
-    same_code,
-)
+from replaycodegen.maintenance.entries import EntryLocator
+from replaycodegen.maintenance.secret_scan import find_secrets
 
 RULES: dict[str, str] = {
     "load": "the file cannot be loaded",
@@ -318,8 +314,13 @@ def _secrets(cassette: Cassette, locate: EntryLocator, scrubber: Scrubber) -> li
 
 def _freshness(cassette: Cassette, locate: EntryLocator, max_age: _dt.timedelta | None,
                max_age_text: str | None) -> list[Finding]:
-    """``hand-edited`` and ``expired`` findings, from ``replaycodegen.lifecycle.status``."""
-    from replaycodegen.lifecycle.status import EXPIRED, HAND_EDITED, FreshnessPolicy, check_entry
+    """``hand-edited`` and ``expired`` findings (``lifecycle.freshness.status``)."""
+    from replaycodegen.lifecycle.freshness.status import (
+        EXPIRED,
+        HAND_EDITED,
+        FreshnessPolicy,
+        check_entry,
+    )
 
     policy = FreshnessPolicy(max_age=max_age, max_age_text=max_age_text)
     age = f" --max-age {max_age_text}" if max_age_text else ""

@@ -14,7 +14,7 @@ import pytest
 
 from ._claims import WORKERINPUT_KEY, SessionClaims
 from ._fixtures import (
-    _codegen_guard_every_test,
+    GuardEveryTest,
     codegen,
     codegen_cassette_path,
     codegen_config,
@@ -25,7 +25,7 @@ from ._fixtures import (
 from ._guard import LiveCallGuards
 from ._ledger import ledger_writer
 from ._lifecycle_summary import RUN_REPORT_KEY, render_lifecycle
-from ._paths import MARKER_DOC, MarkerError, cassette_path, merged_marker
+from ._paths import MARKER_DOC, MarkerError, resolved
 from ._report import (
     WORKEROUTPUT_KEY,
     CodegenLedger,
@@ -33,13 +33,12 @@ from ._report import (
     render,
     unused_count,
 )
-from ._settings import add_options, check_api_key, read_settings
+from ._settings import add_options, cache_choice, check_api_key, read_settings
 from ._shard import IDENTITY_KEY, add_lifecycle_options, identity, resolve_identity
 from ._shard import WORKERINPUT_KEY as IDENTITY_INPUT_KEY
 from ._state import PHASE_REPORTS_KEY, STATE_KEY, PluginState, plugin_state, uses_codegen
 
 __all__ = [
-    "_codegen_guard_every_test",
     "codegen",
     "codegen_cassette_path",
     "codegen_config",
@@ -60,6 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = PluginState(
         read_settings(config), CodegenLedger(),
         SessionClaims(Path(shared) if shared else None), LiveCallGuards())
+    settings = plugin_state(config).settings
+    if settings.guard == "all" and settings.record_mode == "none":
+        config.pluginmanager.register(GuardEveryTest(), "replaycodegen-guard-all")
+    from replaycodegen.cassette.loading.cache import set_default_cache
+
+    config.add_cleanup(set_default_cache(cache_choice(config)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -85,22 +90,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 # -- which cassettes the collected tests would use (for the unused-entries check) ------------
 def _static_path(item: pytest.Item) -> str | None:
     try:
-        marker = merged_marker(item)
+        marker, choice = resolved(item, plugin_state(item.config).settings.cassette_dir)
     except MarkerError:
         return None  # the codegen fixture reports it when the test runs
-    if marker.behavior is not None:
-        return None
-    settings = plugin_state(item.config).settings
-    return str(cassette_path(item, marker, settings.cassette_dir))
+    return None if marker.behavior is not None else str(choice.path)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    ledger = plugin_state(session.config).ledger
+    state = plugin_state(session.config)
+    ledger = state.ledger
     for item in session.items:
         ledger.collected.add(item.nodeid)
         ledger.modules.add(str(item.path))
         if uses_codegen(item) and (path := _static_path(item)) is not None:
             ledger.expected.setdefault(path, set()).add(item.nodeid)
+            state.cassettes.expect(path)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

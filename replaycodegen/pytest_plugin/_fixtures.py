@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -11,9 +12,10 @@ import pytest
 
 from replaycodegen.errors import CassetteError
 
+from ._commands import CodegenFixes, behaviour_live_call, uncovered_live_call
 from ._guard import allowed_hosts, warn_swallowed
 from ._ledger import account_for_test
-from ._paths import CassetteMarker, MarkerError, cassette_path, merged_marker
+from ._paths import CassetteChoice, CassetteMarker, MarkerError, resolved
 from ._settings import SetupError
 from ._state import USED_KEY, failed_so_far, plugin_state
 
@@ -27,11 +29,29 @@ def _fail(request: pytest.FixtureRequest, problem: Exception) -> NoReturn:
     pytest.fail(f"replaycodegen: {request.node.nodeid}: {problem}", pytrace=False)
 
 
-def _marker(request: pytest.FixtureRequest) -> CassetteMarker:
+def _resolved(request: pytest.FixtureRequest) -> tuple[CassetteMarker, CassetteChoice]:
     try:
-        return merged_marker(request.node)
+        return resolved(request.node, plugin_state(request.config).settings.cassette_dir)
     except MarkerError as exc:
-        _fail(request, exc)
+        problem = exc  # failed outside the except block: no chained traceback
+    _fail(request, problem)
+
+
+def _note_legacy_name(request: pytest.FixtureRequest, choice: CassetteChoice) -> None:
+    """Once per file: a cassette under the old default name, and the command to rename it."""
+    import os
+    import shlex
+
+    new = choice.renamed_to
+    if new is None or not plugin_state(request.config).cassettes.first_note(choice.path):
+        return
+    here = request.config.invocation_params.dir
+    old_shown, new_shown = (shlex.quote(os.path.relpath(p, here)) for p in (choice.path, new))
+    warnings.warn(pytest.PytestWarning(
+        f"replaycodegen: {old_shown} is a replaycodegen cassette under the old default name; "
+        f"it is used because {new.name} does not exist. Rename it, so that "
+        f"pytest-recording's cassette of the same test cannot take its place: "
+        f"`git mv {old_shown} {new_shown}` (or mv)"), stacklevel=1)
 
 
 def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...] | None:
@@ -56,48 +76,58 @@ def codegen_config() -> dict[str, Any]:
     return {}
 
 
+def _mode(request: pytest.FixtureRequest, marker: CassetteMarker) -> str:
+    return marker.record_mode or plugin_state(request.config).settings.record_mode
+
+
 @pytest.fixture
 def codegen_record_mode(request: pytest.FixtureRequest) -> str:
     """This test's record mode: its marker's ``record_mode``, else ``--codegen-record-mode``."""
-    return _marker(request).record_mode or plugin_state(request.config).settings.record_mode
+    return _mode(request, _resolved(request)[0])
 
 
 @pytest.fixture
 def codegen_cassette_path(request: pytest.FixtureRequest) -> Path:
     """The absolute path of the cassette this test replays or records."""
-    settings = plugin_state(request.config).settings
-    return cassette_path(request.node, _marker(request), settings.cassette_dir)
+    return _resolved(request)[1].path
 
 
 @pytest.fixture
-def codegen(
-    request: pytest.FixtureRequest,
-    codegen_config: Any,
-    codegen_record_mode: str,
-    codegen_cassette_path: Path,
-) -> Iterator[CodeGenerator]:
+def codegen(request: pytest.FixtureRequest, codegen_config: Any) -> Iterator[CodeGenerator]:
     """The generator for this test: replays its cassette (record mode ``none``) or records
     into it through the real generator; ``behavior=`` on the marker serves a shipped one."""
     from ._generators import checked_config, open_generator  # imported when first needed
 
+    # mode and path worked out here, not by asking for their fixtures: a fixture per test
+    # costs more than the rest of the plugin's work
     state = plugin_state(request.config)
     node = request.node
-    marker = _marker(request)
+    marker, choice = _resolved(request)
+    codegen_record_mode, codegen_cassette_path = _mode(request, marker), choice.path
+    fixes = CodegenFixes(node, codegen_cassette_path, marker.record_mode)
     problem: Exception | None = None
     try:
         config = checked_config(codegen_config)
         hosts = allowed_hosts(config)
         handle = open_generator(
             path=codegen_cassette_path, marker=marker, mode=codegen_record_mode,
-            config=config, settings=state.settings, claims=state.claims, test_id=node.nodeid)
+            config=config, settings=state.settings, claims=state.claims, test_id=node.nodeid,
+            cassettes=state.cassettes, fixes=fixes)
     except (SetupError, CassetteError) as exc:
         problem = exc  # failed outside the except block: no chained traceback
     if problem is not None:
         _fail(request, problem)
     node.stash[USED_KEY] = True
+    if marker.behavior is None:
+        _note_legacy_name(request, choice)
+        fix = fixes.live_call
+    else:
+        behavior = marker.behavior
+        fix = lambda: behaviour_live_call(node, behavior)  # noqa: E731
     blocked = []
     try:
-        with state.guards.around_test(handle.path, codegen_record_mode, config, hosts) as blocked:
+        with state.guards.around_test(handle.path, codegen_record_mode, config, hosts,
+                                      fix) as blocked:
             yield handle.generator
     finally:
         failed = failed_so_far(node)
@@ -109,23 +139,29 @@ def codegen(
         warn_swallowed(node.nodeid, blocked)
 
 
-@pytest.fixture(autouse=True)
-def _codegen_guard_every_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With ``--codegen-guard=all`` in record mode ``none``: the guard around every test,
-    not only those that use ``codegen`` (which nest their own, naming their cassette)."""
-    state = plugin_state(request.config)
-    if state.settings.guard != "all" or state.settings.record_mode != "none":
-        yield
-        return
-    from ._generators import checked_config
+class GuardEveryTest:
+    """Registered as a plugin only with ``--codegen-guard=all`` in record mode ``none``:
+    the guard around every test, not only those that use ``codegen`` (which nest their
+    own, naming their cassette). Not an autouse fixture otherwise, which every test of
+    every suite would pay for."""
 
-    try:  # asked for only here: an overridden codegen_config may need costly fixtures
-        config = checked_config(request.getfixturevalue("codegen_config"))
-        hosts = allowed_hosts(config)
-    except SetupError as exc:
-        _fail(request, exc)
-    with state.guards.around_test(None, "none", config, hosts):
-        yield
+    @pytest.fixture(autouse=True)
+    def _codegen_guard_every_test(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        from ._generators import checked_config
+
+        state = plugin_state(request.config)
+        try:  # asked for only here: an overridden codegen_config may need costly fixtures
+            config = checked_config(request.getfixturevalue("codegen_config"))
+            hosts = allowed_hosts(config)
+        except SetupError as exc:
+            problem = exc  # failed outside the except block: no chained traceback
+        else:
+            node = request.node
+            with state.guards.around_test(None, "none", config, hosts,
+                                          lambda: uncovered_live_call(node)):
+                yield
+            return
+        _fail(request, problem)
 
 
 @pytest.fixture

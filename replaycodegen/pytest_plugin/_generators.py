@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,19 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from replaycodegen.cassette.keys import validate_match_on
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE, explain_miss
 from replaycodegen.cassette.model import Cassette
-from replaycodegen.cassette.store import CassetteStore
-from replaycodegen.errors import CassetteError, CodeGenerationError
+from replaycodegen.cassette.writing.store import CassetteStore
+from replaycodegen.errors import CassetteError, CassetteMiss, CodeGenerationError
+from replaycodegen.generation.budget import RecordingBudget
 from replaycodegen.generation.mock import MockCodeGenerator
 from replaycodegen.generation.protocol import CodeGenerator
-from replaycodegen.generation.recording import RecordingCodeGenerator
-from replaycodegen.lifecycle.budget import RecordingBudget
+from replaycodegen.generation.recording import RecordingCodeGenerator, StaleSelector
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest
 
+from ._cassettes import SessionCassettes
 from ._claims import SessionClaims
-from ._paths import CassetteMarker
+from ._commands import CodegenFixes
+from ._paths import CassetteMarker, unknown_names
 from ._settings import CodegenSettings, SetupError
 
 OPENAI_KEYS = ("model", "base_url", "api_key", "temperature", "max_tokens", "timeout",
@@ -43,10 +46,9 @@ def checked_config(config: Any) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise SetupError(f"the codegen_config fixture must return a dict, not "
                          f"{type(config).__name__}")
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    unknown = sorted(map(str, set(config) - set(CONFIG_KEYS)))
     if unknown:
-        raise SetupError(f"codegen_config: unknown key(s) {', '.join(map(str, unknown))}; "
-                         f"valid: {', '.join(CONFIG_KEYS)}")
+        raise SetupError("codegen_config: " + unknown_names("key", unknown, CONFIG_KEYS))
     return dict(config)
 
 
@@ -61,35 +63,51 @@ def effective_match_on(marker: CassetteMarker, config: Mapping[str, Any]) -> tup
         raise SetupError(f"match_on: {exc}") from None
 
 
-def no_cassette_fix(path: Path) -> str:
-    return (f"record it: run this test with `--codegen-record-mode=once` (needs an API key, "
-            f"e.g. OPENAI_API_KEY), or `replaycodegen record --cassette {path} --mode once`; "
-            "or point @pytest.mark.codegen_cassette at an existing cassette or a behavior=")
-
-
 class ReplayingMockCodeGenerator(MockCodeGenerator):
-    """``MockCodeGenerator`` over one cassette file that counts its misses.
+    """``MockCodeGenerator`` over one cassette file that counts its misses and ends them
+    with the pytest command that records this test.
 
     A missing file (``cassette=None``) raises ``CassetteMiss`` ("no such cassette") at
     the first call, unless the test configured code with ``set_code``.
     """
 
-    def __init__(self, path: Path, cassette: Cassette | None) -> None:
+    def __init__(self, path: Path, cassette: Cassette | None, fixes: CodegenFixes) -> None:
         super().__init__(cassette=cassette)
         self.cassette_path = path
         self.file_cassette = cassette
+        self.fixes = fixes
 
     def __repr__(self) -> str:
         state = "" if self.file_cassette is not None else ", missing"
         return f"ReplayingMockCodeGenerator({str(self.cassette_path)!r}{state})"
 
     def serve(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem]) -> str:
-        if self.cassette is None:
+        cassette = self.cassette
+        if cassette is None:
             self.misses += 1
             raise self.note_miss(request, error_chain, explain_miss(
                 None, request, error_chain, reason=NO_SUCH_CASSETTE,
-                cassette_path=str(self.cassette_path), fix=no_cassette_fix(self.cassette_path)))
+                cassette_path=str(self.cassette_path), fix=self.fixes.miss(NO_SUCH_CASSETTE)))
         return super().serve(request, error_chain)  # counts its misses itself
+
+    def note_miss(self, request: PythonExecutionRequest, error_chain: Sequence[ErrorChainItem],
+                  error: CassetteMiss) -> CassetteMiss:
+        """A miss of the file's cassette ends with the pytest command of this test."""
+        cassette = self.cassette
+        if cassette is not None and cassette is self.file_cassette:
+            error = explain_miss(cassette, request, error_chain, reason=error.reason,
+                                 key=error.key, cassette_path=str(self.cassette_path),
+                                 fix=self.fixes.miss(error.reason))
+        return super().note_miss(request, error_chain, error)
+
+
+class PluginRecorder(RecordingCodeGenerator):
+    """``RecordingCodeGenerator`` whose misses end with the pytest command of this test."""
+
+    fixes: CodegenFixes
+
+    def miss_fix(self, reason: str, request: PythonExecutionRequest) -> str:
+        return f"record mode is '{self.record_mode.value}': " + self.fixes.miss(reason)
 
 
 @dataclass
@@ -155,7 +173,7 @@ def _has_entries(path: Path) -> bool:
 def _start_afresh(path: Path, match_on: tuple[str, ...] | None, description: str) -> str:
     """Empty the cassette once per session (locked; header and comments kept). A file
     that does not load is refused with its problem and the fix, never replaced."""
-    from replaycodegen.lifecycle.rewrite import reset_keeping_kept
+    from replaycodegen.cassette.writing.in_place import reset_keeping_kept
 
     store = CassetteStore(path)
     reset_keeping_kept(store, match_on=match_on, description=description)  # crafted, hand stay
@@ -200,7 +218,10 @@ def real_generator(config: Mapping[str, Any], settings: CodegenSettings) -> Code
     if kwargs.get("api_key") is None and settings.dry_run:
         kwargs["api_key"] = DRY_RUN_KEY  # a dry run sends nothing
     if settings.prompt_builder is not None:
-        from replaycodegen.lifecycle.project_settings import SettingError, load_prompt_builder
+        from replaycodegen.lifecycle.freshness.project_settings import (
+            SettingError,
+            load_prompt_builder,
+        )
 
         try:
             kwargs["prompt_builder"] = load_prompt_builder(
@@ -219,17 +240,28 @@ def session_budget(settings: CodegenSettings, claims: SessionClaims) -> Recordin
                            shared_file=claims.directory / "recording-budget.json")
 
 
+def stale_selector(mode: str, real: CodeGenerator,
+                   max_age: datetime.timedelta | None) -> StaleSelector | None:
+    """Record mode ``stale``: what ``replaycodegen status`` would call stale for ``real``."""
+    if mode != "stale":
+        return None
+    from replaycodegen.lifecycle.freshness.status import FreshnessPolicy
+
+    return FreshnessPolicy.for_generator(real, max_age)
+
+
 def open_generator(
     *, path: Path, marker: CassetteMarker, mode: str, config: Mapping[str, Any],
     settings: CodegenSettings, claims: SessionClaims, test_id: str,
+    cassettes: SessionCassettes, fixes: CodegenFixes,
 ) -> GeneratorInUse:
     """Build the generator for one test (see the module docstring)."""
     if marker.behavior is not None:
         return GeneratorInUse(MockCodeGenerator(behavior=marker.behavior), None, mode)
     match_on = effective_match_on(marker, config)
     if mode == "none":
-        cassette = load_cassette(path, match_on=match_on) if path.exists() else None
-        return GeneratorInUse(ReplayingMockCodeGenerator(path, cassette), path, mode)
+        cassette = cassettes.load(path, match_on)
+        return GeneratorInUse(ReplayingMockCodeGenerator(path, cassette, fixes), path, mode)
     description = str(config.get("description") or f"Recorded for {test_id}")
     try:
         real = real_generator(config, settings)
@@ -241,14 +273,15 @@ def open_generator(
             "with --codegen-record-mode=none") from None
     secrets = [str(s) for s in config.get("secrets", ())]
     try:
-        recorder = RecordingCodeGenerator(
+        recorder = PluginRecorder(
             real, path,
             recorder_mode(mode, path, claims, match_on, description, settings.dry_run),
             match_on=match_on, description=description, secrets=secrets,
             budget=session_budget(settings, claims), dry_run=settings.dry_run,
-            max_age=settings.max_age)
+            freshness=stale_selector(mode, real, settings.max_age))
     except CassetteError:
         raise
     except ValueError as exc:
         raise SetupError(str(exc)) from None
+    recorder.fixes = fixes
     return GeneratorInUse(recorder, path, mode)

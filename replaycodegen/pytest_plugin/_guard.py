@@ -1,22 +1,25 @@
 """Glue to :func:`replaycodegen.guard.block_live_llm_calls`: no live LLM call during replay.
 
 Active around each test whose ``codegen`` fixture replays (record mode ``none``), from
-fixture setup to teardown; loopback hosts stay reachable. Not session-wide, so tests that
-do not use ``codegen`` (and pytest-recording's own cassettes) keep their HTTP as it is.
+fixture setup to teardown, and around every test with ``--codegen-guard=all``; loopback
+hosts stay reachable. The guard's stubs are built once per process and swapped in per
+test, so a guarded test pays microseconds. Inside pytest-recording's ``vcr`` cassette the
+guard steps aside: that cassette answers (or refuses) every request of the test.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from replaycodegen.guard import LOOPBACK_HOSTS, LiveCallBlocked, block_live_llm_calls
+from replaycodegen.guard import LOOPBACK_HOSTS, LiveCallBlocked
+from replaycodegen.plural import plural
 
 from ._settings import SetupError
 
@@ -38,31 +41,39 @@ def allowed_hosts(config: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 class LiveCallGuards:
-    """Installs the guard per test; warns once per session when vcrpy is missing."""
+    """Puts the guard around tests; warns once per session when vcrpy is missing."""
 
     def __init__(self) -> None:
+        self._has_vcr: bool | None = None
         self._warned_no_vcr = False
+
+    def _vcr_installed(self) -> bool:
+        if self._has_vcr is None:
+            self._has_vcr = importlib.util.find_spec("vcr") is not None
+        if not self._has_vcr and not self._warned_no_vcr:
+            self._warned_no_vcr = True
+            warnings.warn(pytest.PytestWarning(NO_VCR_WARNING), stacklevel=1)
+        return self._has_vcr
 
     @contextmanager
     def around_test(self, cassette: Path | None, mode: str, config: Mapping[str, Any],
-                    hosts: tuple[str, ...]) -> Iterator[list[LiveCallBlocked]]:
+                    hosts: tuple[str, ...], fix: Callable[[], str]
+                    ) -> Iterator[list[LiveCallBlocked]]:
         """Yield the list of calls blocked so far (empty and inert when not guarding)."""
-        if mode != "none" or not config.get("block_live_calls", True):
+        if mode != "none" or not config.get("block_live_calls", True) or (
+                not self._vcr_installed()):
             yield []
             return
-        if importlib.util.find_spec("vcr") is None:
-            if not self._warned_no_vcr:
-                self._warned_no_vcr = True
-                warnings.warn(pytest.PytestWarning(NO_VCR_WARNING), stacklevel=1)
-            yield []
-            return
-        with block_live_llm_calls(cassette, "none", allow_hosts=hosts) as guard:
+        from replaycodegen.guard import block_live_llm_calls
+
+        with block_live_llm_calls(cassette, "none", allow_hosts=hosts, fix=fix) as guard:
             yield guard.blocked
 
 
 def warn_swallowed(test_id: str, blocked: list[LiveCallBlocked]) -> None:
     """A passing test whose code caught the blocked call still gets told about it."""
     warnings.warn(pytest.PytestWarning(
-        f"replaycodegen: {test_id} passed, but {len(blocked)} live HTTP call(s) were "
+        f"replaycodegen: {test_id} passed, but {plural(len(blocked), 'live HTTP call')} "
+        f"{'was' if len(blocked) == 1 else 'were'} "
         f"blocked and the error was caught by the code under test; first: {blocked[0]}"
     ), stacklevel=1)

@@ -14,7 +14,7 @@ from ._state import plugin_state
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette
     from replaycodegen.generation.missed import MissedCall
-    from replaycodegen.lifecycle.ledger import LedgerWriter
+    from replaycodegen.lifecycle.ci.ledger import LedgerWriter
 
     from ._generators import GeneratorInUse
 
@@ -48,7 +48,7 @@ def ledger_writer(config: pytest.Config) -> LedgerWriter | None:
     writer = config.stash.get(WRITER_KEY, None)
     path = identity(config).ledger_path
     if writer is None and path is not None:
-        from replaycodegen.lifecycle.ledger import LedgerWriter
+        from replaycodegen.lifecycle.ci.ledger import LedgerWriter
 
         writer = config.stash[WRITER_KEY] = LedgerWriter(path)
     return writer
@@ -74,8 +74,8 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
     writer = ledger_writer(config)
     if writer is None or not missed or handle.path is None:
         return
-    from replaycodegen.lifecycle.ledger import make_record
-    from replaycodegen.lifecycle.outputs import portable
+    from replaycodegen.lifecycle.ci.ledger import make_record
+    from replaycodegen.lifecycle.ci.outputs import portable
 
     ident = identity(config)
     root = config.rootpath

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from replaycodegen.plural import plural
+
 if TYPE_CHECKING:
-    from replaycodegen.lifecycle.reports import RunReport
+    from replaycodegen.lifecycle.ci.reports import RunReport
 
     from ._report import CodegenLedger
     from ._shard import RunIdentity
@@ -38,21 +40,22 @@ def render_lifecycle(reporter: pytest.TerminalReporter, ident: RunIdentity,
                          "orphaned cassettes are decided across shards: `replaycodegen combine "
                          "REPORTS... -o combined.json`")
     if report is not None and report.orphans:
-        lines.append(f"{len(report.orphans)} orphaned cassette file(s): no collected test owns "
+        lines.append(f"{plural(len(report.orphans), 'orphaned cassette file')}: no collected "
+                     "test owns "
                      "them (remove with `replaycodegen prune --unused-from REPORT.json "
                      "--orphans`)")
         for orphan in report.orphans[:MAX_ORPHANS_SHOWN]:
             renamed = (f" (likely renamed to {', '.join(orphan.likely_renamed_to)})"
                        if orphan.likely_renamed_to else "")
-            lines.append(f"  {_show(Path(root, orphan.path), root)}: {orphan.entries} "
-                         f"entr{'y' if orphan.entries == 1 else 'ies'}{renamed}")
+            lines.append(f"  {_show(Path(root, orphan.path), root)}: "
+                         f"{plural(orphan.entries, 'entry')}{renamed}")
         if len(report.orphans) > MAX_ORPHANS_SHOWN:
             lines.append(f"  ... {len(report.orphans) - MAX_ORPHANS_SHOWN} more in the report")
     if ident.ledger_path is not None:
         count = sum(len(t["misses"]) for t in ledger.tests.values())
         shown = _show(ident.ledger_path, root)
         hint = f"; record them with `replaycodegen record --from-ledger {shown}`" if count else ""
-        lines.append(f"miss ledger: {count} miss{'es' if count != 1 else ''} in {shown}{hint}")
+        lines.append(f"miss ledger: {plural(count, 'miss')} in {shown}{hint}")
     if not lines:
         return
     if not ledger.tallies:

@@ -1,13 +1,17 @@
 """Which cassette a test uses: the merged ``codegen_cassette`` marker and the path it implies.
 
-Default path: ``<cassette dir>/<module name>/<Class>.<test>[param-id].yaml``; the cassette
-dir is ``--codegen-cassette-dir`` or ``cassettes/`` next to the test module. Everything
-here is a pure function of the test item, so the plugin can also tell which cassette a
+Default path: ``<cassette dir>/<module name>/<Class>.<test>[param-id].codegen.yaml``; the
+cassette dir is ``--codegen-cassette-dir`` or ``cassettes/`` next to the test module. The
+``.codegen`` part keeps it apart from pytest-recording's ``<test>.yaml`` in the same
+folder. A replaycodegen cassette under the old default name ``<test>.yaml`` is still used
+while the new name does not exist (a vcrpy cassette there is left alone). Everything here
+depends only on the test item and the files, so the plugin can also tell which cassette a
 test *would* use when it did not run (deselected, skipped).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -18,17 +22,23 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette.scrub import scrub_file_name
+from replaycodegen.cassette.scrub import Scrubber, scrub_file_name
 
 from ._settings import RECORD_MODES
 
 MARKER = "codegen_cassette"
 MARKER_DOC = (
     f"{MARKER}(path=None, *, behavior=None, match_on=None, record_mode=None): the cassette "
-    "this test's `codegen` fixture replays or records (replaycodegen)"
+    "this test's `codegen` fixture replays or records (replaycodegen; default "
+    "cassettes/<module>/<test>.codegen.yaml)"
 )
 MARKER_KEYWORDS = ("path", "behavior", "match_on", "record_mode")
+KEYWORD_SPELLINGS = {"behaviour": "behavior"}
+"""Other spellings accepted for a keyword (the docs write "behaviour")."""
 SUFFIX = ".yaml"
+"""Added to a marker's path that has no suffix."""
+DEFAULT_SUFFIX = ".codegen.yaml"
+"""Of default names: pytest-recording names its cassettes ``<test>.yaml``."""
 MAX_FILE_NAME_BYTES = 150
 """Longer default names are cut and end with a hash (some file systems and Windows paths
 have tight limits, and the folders come on top)."""
@@ -54,15 +64,35 @@ class CassetteMarker:
     record_mode: str | None = None
 
 
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_names(kind: str, names: list[str], valid: tuple[str, ...]) -> str:
+    """``unknown keyword 'x' (did you mean 'y'?); valid: ...`` for one or more names."""
+    described = ", ".join(f"{n!r}{did_you_mean(n, valid)}" for n in names)
+    plural = "" if len(names) == 1 else "s"
+    return f"unknown {kind}{plural} {described}; valid: {', '.join(valid)}"
+
+
 def _validated(mark: pytest.Mark) -> dict[str, Any]:
     if len(mark.args) > 1:
         raise MarkerError(f"@pytest.mark.{MARKER} takes one positional argument (the path), "
                           f"got {len(mark.args)}")
-    unknown = sorted(set(mark.kwargs) - set(MARKER_KEYWORDS))
+    kwargs = dict(mark.kwargs)
+    for other, name in KEYWORD_SPELLINGS.items():
+        if other in kwargs:
+            if name in kwargs:
+                raise MarkerError(f"@pytest.mark.{MARKER}: {other}= and {name}= are one "
+                                  "keyword; give it once")
+            kwargs[name] = kwargs.pop(other)
+    unknown = sorted(set(kwargs) - set(MARKER_KEYWORDS))
     if unknown:
-        raise MarkerError(f"@pytest.mark.{MARKER}: unknown keyword(s) {', '.join(unknown)}; "
-                          f"valid: {', '.join(MARKER_KEYWORDS)}")
-    values = {k: v for k, v in mark.kwargs.items() if v is not None}
+        raise MarkerError(f"@pytest.mark.{MARKER}: "
+                          + unknown_names("keyword", unknown, MARKER_KEYWORDS))
+    values = {k: v for k, v in kwargs.items() if v is not None}
     if mark.args:
         if "path" in values:
             raise MarkerError(f"@pytest.mark.{MARKER}: path given twice (positional and path=)")
@@ -80,7 +110,8 @@ def _checked(values: Mapping[str, Any]) -> CassetteMarker:
     if path is not None and not isinstance(path, str | os.PathLike):
         raise MarkerError(f"@pytest.mark.{MARKER}: path must be a string, not {path!r}")
     if behavior is not None and behavior not in BEHAVIORS:
-        raise MarkerError(f"@pytest.mark.{MARKER}: unknown behavior {behavior!r}; "
+        raise MarkerError(f"@pytest.mark.{MARKER}: unknown behavior {behavior!r}"
+                          f"{did_you_mean(str(behavior), list(BEHAVIORS))}; "
                           f"available: {', '.join(BEHAVIORS)}")
     mode = values.get("record_mode")
     if mode is not None and mode not in RECORD_MODES:
@@ -108,10 +139,11 @@ def merged_marker(item: pytest.Item) -> CassetteMarker:
     return _checked(values)
 
 
-def safe_file_name(name: str, suffix: str = SUFFIX) -> str:
+def safe_file_name(name: str, suffix: str = SUFFIX, scrubber: Scrubber | None = None) -> str:
     """``name`` with characters unsafe in file names replaced by ``-``, shortened with a
     hash when it would be longer than ``MAX_FILE_NAME_BYTES``."""
-    name = scrub_file_name(name)  # a key in a parametrize id never reaches the file name
+    # a key in a parametrize id never reaches the file name
+    name = scrub_file_name(name, scrubber)
     clean = _UNSAFE.sub("-", name)
     if len((clean + suffix).encode("utf-8")) <= MAX_FILE_NAME_BYTES:
         return clean + suffix
@@ -121,10 +153,11 @@ def safe_file_name(name: str, suffix: str = SUFFIX) -> str:
     return f"{prefix}-{digest}{suffix}"
 
 
-def default_cassette_name(test_class: type | None, test_name: str) -> str:
-    """``<Class>.<test>[param-id].yaml``, made safe as a file name."""
+def default_cassette_name(test_class: type | None, test_name: str,
+                          suffix: str = DEFAULT_SUFFIX, scrubber: Scrubber | None = None) -> str:
+    """``<Class>.<test>[param-id].codegen.yaml``, made safe as a file name."""
     name = f"{test_class.__name__}.{test_name}" if test_class is not None else test_name
-    return safe_file_name(name)
+    return safe_file_name(name, suffix, scrubber)
 
 
 def module_cassette_dir(module_path: Path, cassette_dir: Path | None) -> Path:
@@ -133,7 +166,36 @@ def module_cassette_dir(module_path: Path, cassette_dir: Path | None) -> Path:
     return root / module_path.stem
 
 
-def cassette_path(item: pytest.Item, marker: CassetteMarker, cassette_dir: Path | None) -> Path:
+@dataclass(frozen=True)
+class CassetteChoice:
+    """The cassette file of a test; ``renamed_to`` is set when it is a legacy default name
+    (``<test>.yaml``) used because ``renamed_to`` (``<test>.codegen.yaml``) does not exist."""
+
+    path: Path
+    renamed_to: Path | None = None
+
+
+def _legacy_in_use(legacy: str, new: str) -> bool:
+    from replaycodegen.cassette.loading.foreign import foreign_kind_of_file
+
+    return (not os.path.exists(new) and os.path.isfile(legacy)
+            and foreign_kind_of_file(Path(legacy)) is None)
+
+
+_NAME_SCRUBBER = pytest.StashKey[Scrubber]()
+
+
+def _name_scrubber(config: pytest.Config) -> Scrubber:
+    """The scrubber of default file names: the environment as the session found it (one
+    scan of it per session, not per collected test)."""
+    scrubber = config.stash.get(_NAME_SCRUBBER, None)
+    if scrubber is None:
+        scrubber = config.stash[_NAME_SCRUBBER] = Scrubber()
+    return scrubber
+
+
+def choose_cassette(item: pytest.Item, marker: CassetteMarker,
+                    cassette_dir: Path | None) -> CassetteChoice:
     """The absolute cassette path of a test: the marker's path (relative ones live in the
     module's cassette folder; no suffix means ``.yaml``), else the default name."""
     folder = module_cassette_dir(item.path, cassette_dir)
@@ -142,6 +204,33 @@ def cassette_path(item: pytest.Item, marker: CassetteMarker, cassette_dir: Path 
         if not path.suffix:
             path = path.with_name(path.name + SUFFIX)
         path = path if path.is_absolute() else folder / path
-    else:
-        path = folder / default_cassette_name(getattr(item, "cls", None), item.name)
-    return Path(os.path.abspath(path))
+        return CassetteChoice(Path(os.path.abspath(path)))
+    # plain strings: this runs for every collected test
+    test_class = getattr(item, "cls", None)
+    base = os.path.abspath(folder)
+    scrubber = _name_scrubber(item.config)
+    new = os.path.join(base, default_cassette_name(test_class, item.name, scrubber=scrubber))
+    legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX, scrubber))
+    if _legacy_in_use(legacy, new):
+        return CassetteChoice(Path(legacy), renamed_to=Path(new))
+    return CassetteChoice(Path(new))
+
+
+def cassette_path(item: pytest.Item, marker: CassetteMarker, cassette_dir: Path | None) -> Path:
+    """The path of :func:`choose_cassette`."""
+    return choose_cassette(item, marker, cassette_dir).path
+
+
+_RESOLVED = pytest.StashKey[tuple[CassetteMarker, CassetteChoice]]()
+
+
+def resolved(
+    item: pytest.Item, cassette_dir: Path | None
+) -> tuple[CassetteMarker, CassetteChoice]:
+    """The merged marker and the cassette of a test, worked out once per test item (a bad
+    marker raises ``MarkerError`` every time it is asked)."""
+    found = item.stash.get(_RESOLVED, None)
+    if found is None:
+        marker = merged_marker(item)
+        found = item.stash[_RESOLVED] = (marker, choose_cassette(item, marker, cassette_dir))
+    return found

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from replaycodegen.plural import plural
+
 if TYPE_CHECKING:
     from ._generators import CassetteUse
 
@@ -138,10 +140,6 @@ def unused_count(reports: Iterable[CassetteReport]) -> int:
     return sum(len(r.unused) for r in reports)
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
 def _ids(ids: list[str]) -> str:
     shown = ", ".join(ids[:MAX_IDS_SHOWN])
     return shown + (f", ... ({len(ids) - MAX_IDS_SHOWN} more)" if len(ids) > MAX_IDS_SHOWN else "")
@@ -149,7 +147,7 @@ def _ids(ids: list[str]) -> str:
 
 def _counts(played: int, recorded: int, misses: int, unused: int | str | None,
             dropped: int) -> str:
-    parts = [f"{played} played", f"{recorded} recorded", _plural(misses, "miss", "misses")]
+    parts = [f"{played} played", f"{recorded} recorded", plural(misses, "miss", "misses")]
     if unused is not None:
         parts.append(f"{unused} unused")
     if dropped:
@@ -173,7 +171,7 @@ def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, 
     verbose = reporter.config.get_verbosity() > 0
     total_unused = unused_count(reports)
     reporter.write_sep("=", "replaycodegen cassettes")
-    reporter.write_line(_plural(len(reports), "cassette") + " used: " + _counts(
+    reporter.write_line(plural(len(reports), "cassette") + " used: " + _counts(
         sum(len(r.played) for r in reports), sum(len(r.recorded) for r in reports),
         sum(r.misses for r in reports), total_unused if show_unused else None,
         sum(len(r.dropped) for r in reports)))
@@ -192,7 +190,7 @@ def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, 
     unchecked = [r for r in reports if not r.checked]
     if unchecked:
         reporter.write_line(
-            f"? unused: not checked in {_plural(len(unchecked), 'cassette')}, because a test "
+            f"? unused: not checked in {plural(len(unchecked), 'cassette')}, because a test "
             "using it failed, was skipped or deselected, or only part of the suite ran")
     if total_unused:
         source = str(report_path) if report_path else "REPORT.json"
@@ -200,5 +198,5 @@ def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, 
         reporter.write_line(f"remove unused entries with `replaycodegen prune --unused-from "
                             f"{source}`{hint}")
     if total_unused and unused == "fail":
-        count = _plural(total_unused, "unused cassette entry", "unused cassette entries")
+        count = plural(total_unused, "unused cassette entry", "unused cassette entries")
         reporter.write_line(f"FAILED: {count} and --codegen-unused=fail", red=True, bold=True)

@@ -1,4 +1,4 @@
-"""The ``--codegen-report`` file of one process tree (see ``replaycodegen.lifecycle.reports``).
+"""The ``--codegen-report`` file of one process tree (see ``replaycodegen.lifecycle.ci.reports``).
 
 Built on the controller at the end of the session from the merged ledger; nothing is read
 from disk except the listing of the cassette folders (and, in an unsharded complete run,
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.lifecycle.orphans import cassette_files, find_orphans
-from replaycodegen.lifecycle.outputs import output_path, portable, write_json
-from replaycodegen.lifecycle.reports import (
+from replaycodegen.atomic import write_json
+from replaycodegen.lifecycle.ci.orphans import cassette_files, find_orphans
+from replaycodegen.lifecycle.ci.outputs import output_path, portable
+from replaycodegen.lifecycle.ci.reports import (
     CassetteRecord,
     MissNote,
     RunReport,

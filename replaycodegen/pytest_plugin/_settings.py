@@ -30,7 +30,7 @@ _HELP = {
     "record_mode": "when to call the real model: none (replay only, the default), once, "
     "new_episodes, all, rewrite",
     "cassette_dir": "folder for cassettes (default: cassettes/ next to each test module); "
-    "each module gets a <module name>/ subfolder",
+    "a test's cassette is <module name>/<test>.codegen.yaml in it",
     "unused": "what to do with cassette entries no test played: ignore, warn (default), "
     "fail (exit code 1)",
     "model": "model to record with (default: REPLAYCODEGEN_MODEL, else gpt-4o-mini)",
@@ -56,6 +56,32 @@ _HELP = {
 }
 
 
+_CACHE_HELP = {
+    "cache_dir": "folder of the parsed-cassette cache (default: REPLAYCODEGEN_CACHE_DIR, "
+    "else replaycodegen/ in pytest's cache directory)",
+    "no_cache": "parse every cassette, do not use the parsed-cassette cache",
+}
+
+
+def cache_choice(config: pytest.Config) -> Path | bool | None:
+    """Where the parsed-cassette cache lives for this run: a folder, ``False`` (off), or
+    ``None`` (REPLAYCODEGEN_CACHE_DIR decides: the environment's choice)."""
+    if config.getoption("no_codegen_cache", False):
+        return False
+    chosen = _path(config, "cache_dir")
+    if chosen is not None:
+        return chosen
+    if os.environ.get("REPLAYCODEGEN_CACHE_DIR") is not None:
+        return None
+    cache = getattr(config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return None
+    try:
+        return Path(cache.mkdir("replaycodegen"))
+    except OSError:
+        return None
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("replaycodegen", "replaycodegen: LLM code generation cassettes")
     group.addoption("--codegen-record-mode", choices=RECORD_MODES, help=_HELP["record_mode"])
@@ -74,6 +100,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help=_HELP["prompt_builder"])
     group.addoption("--codegen-max-age", metavar="AGE", help=_HELP["max_age"])
     group.addoption("--codegen-dry-run", action="store_true", default=None, help=_HELP["dry_run"])
+    group.addoption("--codegen-cache-dir", metavar="DIR", help=_CACHE_HELP["cache_dir"])
+    group.addoption("--no-codegen-cache", action="store_true", default=False,
+                    help=_CACHE_HELP["no_cache"])
+    parser.addini("codegen_cache_dir", _CACHE_HELP["cache_dir"], default=None)
     for name, text in _HELP.items():
         if name in ("keep_failed", "dry_run"):
             parser.addini(f"codegen_{name}", text, type="bool")
@@ -196,7 +226,7 @@ def _count(config: pytest.Config, name: str) -> int | None:
 
 
 def _max_age(config: pytest.Config) -> _dt.timedelta | None:
-    from replaycodegen.lifecycle.expiry import parse_max_age
+    from replaycodegen.lifecycle.freshness.expiry import parse_max_age
 
     text = _cli(config, "max_age") or _ini(config, "max_age")
     if text is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.lifecycle.shards import WHOLE_SUITE, Shard, ShardError, detect_shard
+from replaycodegen.lifecycle.ci.shards import WHOLE_SUITE, Shard, ShardError, detect_shard
 
 WORKERINPUT_KEY = "replaycodegen_lifecycle"
 
@@ -80,8 +80,8 @@ def _split_option(config: pytest.Config, name: str) -> int | None:
 
 def resolve_identity(config: pytest.Config) -> RunIdentity:
     """On the controller (or a run without xdist): the shard and the ledger file."""
-    from replaycodegen.lifecycle.outputs import output_path
-    from replaycodegen.lifecycle.reports import utc_now
+    from replaycodegen.lifecycle.ci.outputs import output_path
+    from replaycodegen.lifecycle.ci.reports import utc_now
 
     split_active = config.pluginmanager.has_plugin("pytestsplitplugin")
     option = config.getoption("codegen_shard", None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
+from ._cassettes import SessionCassettes
 from ._claims import SessionClaims
 from ._guard import LiveCallGuards
 from ._report import CassetteReport, CodegenLedger
@@ -19,6 +20,8 @@ class PluginState:
     claims: SessionClaims
     guards: LiveCallGuards
     reports: list[CassetteReport] | None = None
+    cassettes: SessionCassettes = field(default_factory=SessionCassettes)
+    """Cassette files parsed in this session (each once while unchanged)."""
 
 
 STATE_KEY = pytest.StashKey[PluginState]()

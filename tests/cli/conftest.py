@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.cli import cli
 from replaycodegen.models import ExecutionError, PythonExecutionRequest
+from replaycodegen.testing import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -111,3 +112,18 @@ def demo_copy(isolated: Path) -> Path:
     target = isolated / "demo.yaml"
     shutil.copyfile(DEMO, target)
     return target
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lost connections are retried at once (the recorder's real waits are 1, 2, 4 s)."""
+    from replaycodegen.generation.call_gate import CallGate
+
+    monkeypatch.setattr(CallGate, "_backoff", lambda self, attempt, retry_after: 0.0)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    """An OpenAI-compatible server on 127.0.0.1 to record from."""
+    with FakeOpenAIServer() as running:
+        yield running

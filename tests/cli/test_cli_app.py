@@ -76,8 +76,7 @@ def test_bad_input_is_one_error_line_without_traceback(invoke: Invoke) -> None:
     result = invoke("show", "missing.yaml")
     assert result.exit_code == 2
     assert stderr_lines(result) == [
-        "error: missing.yaml: no such cassette file; fix: record it (record mode once) or "
-        "check the path"
+        "error: missing.yaml: no such cassette file; fix: check the path"
     ]
     assert "Traceback" not in result.output
 
@@ -91,7 +90,7 @@ def test_debug_adds_the_traceback(invoke: Invoke) -> None:
 
 def test_an_internal_error_is_one_line_too(invoke: Invoke, monkeypatch: pytest.MonkeyPatch,
                                            sample: Path) -> None:
-    import replaycodegen.maintenance.ops as ops
+    import replaycodegen.maintenance.diff as ops
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cli import author_cmds, context
 from replaycodegen.errors import ApprovalRequired
 from replaycodegen.executor import PythonExecutorService

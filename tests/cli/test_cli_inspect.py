@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 from replaycodegen.cassette.behaviors import behavior_summaries
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.model import Entry, Pattern
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from tests.cli.conftest import (
     DATA,
     FIXED_CODE,
@@ -71,7 +71,8 @@ def test_ls_empty_and_missing(invoke: Invoke, isolated: Path) -> None:
     missing = invoke("ls", "nowhere")
     assert missing.exit_code == 2
     assert stderr_lines(missing) == [
-        "error: nowhere: no such folder; fix: give a folder holding cassettes"
+        "error: nowhere: no such file or folder; fix: check the path (give a folder holding "
+        "cassettes, or a cassette file)"
     ]
 
 

@@ -55,6 +55,21 @@ EXPECTED_LINE: dict[str, int] = {
     "control_character.yaml": 5,
     "duplicate_field.yaml": 7,
     "expected_results_wrong_type.yaml": 7,
+    # bounded, strict and integrity checks of the loader (issues 11, 13, 15):
+    "alias_bomb.yaml": 7,  # the alias whose expansion passes the budget
+    "alias_bomb_in_meta.yaml": 11,
+    "alias_bomb_in_expected_results.yaml": 11,
+    "alias_bomb_in_error_chain.yaml": 15,
+    "self_referencing_alias.yaml": 7,
+    "mixed_key_types.yaml": 6,
+    "meta_holds_a_date.yaml": 8,
+    "scrubbed_not_field_names.yaml": 6,
+    "merge_conflict_markers.yaml": 5,
+    "two_entries_lists.yaml": 6,
+    "duplicate_id_different_key.yaml": 9,
+    "entry_without_code_in_the_middle.yaml": 6,
+    "yaml_key_without_colon.yaml": 5,  # the key's line, not the next one
+    "yaml_flow_left_open.yaml": 4,  # where the `{` is left open
 }
 
 # command arguments, with FILE for the malformed cassette

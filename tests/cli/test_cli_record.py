@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import Invoke, stderr_lines
 
 DUMMY_KEY = "dummy-key-for-the-cli-tests"
 BROKEN = 'results = {"mean": statistics.mean([1, 2, 3])}'
 FIXED = 'import statistics\nresults = {"mean": statistics.mean([1, 2, 3])}'
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as running:
-        yield running
 
 
 def record(invoke: Invoke, server: FakeOpenAIServer, *args: str) -> Result:
@@ -110,9 +103,7 @@ def test_a_request_that_fails_every_attempt_exits_1_but_stays_recorded(
     result = record(invoke, server, "--cassette", "bad.yaml", "--query", "q", "--retries", "2")
     assert result.exit_code == 1
     assert "recorded 2 new entries" in result.stdout
-    assert "error: 1 of 1 request(s) did not finish (failed: all 2 attempts failed" in (
-        result.stderr
-    )
+    assert "error: the request did not finish: failed: all 2 attempts failed" in result.stderr
     assert len(load_cassette(isolated / "bad.yaml").entries) == 2
 
 
@@ -139,7 +130,7 @@ def test_mode_none_never_calls_the_model(invoke: Invoke, server: FakeOpenAIServe
         ("- user_query: q\n  task_objective: o\n- task_objective: only an objective\n",
          "requests.yaml:3: request 2: user_query: Field required"),
         ("requests:\n  - user_query: q\n    task_objective: o\n    colour: red\n",
-         "requests.yaml:2: request 1: unknown field(s) colour"),
+         "requests.yaml:2: request 1: unknown field colour"),
         ("requests: [\n", "requests.yaml:2: invalid YAML"),
         ("{}\n", "requests.yaml:1: expected a non-empty list of requests"),
     ],
@@ -157,7 +148,7 @@ def test_bad_requests_file_exits_2_naming_the_line(
 def test_query_or_requests_is_required(invoke: Invoke) -> None:
     result = invoke("record", "--cassette", "r.yaml", env={"OPENAI_API_KEY": DUMMY_KEY})
     assert result.exit_code == 2
-    assert "give --query (and --objective), or --requests FILE.yaml" in result.stderr
+    assert "give --query (and --objective), --request JSON or --requests FILE.yaml" in result.stderr
 
 
 def test_mode_choices_match_the_library() -> None:
@@ -172,3 +163,51 @@ def test_a_bad_base_url_is_bad_input(invoke: Invoke) -> None:
                     env={"OPENAI_API_KEY": DUMMY_KEY})
     assert result.exit_code == 2
     assert "is not an http(s) URL" in result.stderr and "nothing was recorded" in result.stderr
+
+
+# -- whole messages (issue 15 item 13) ------------------------------------------------------
+
+
+def test_a_miss_is_explained_whole(invoke: Invoke, server: FakeOpenAIServer,
+                                   isolated: Path) -> None:
+    server.queue_response(fenced("results = {'x': 1}"))
+    assert record(invoke, server, "--cassette", "c.yaml", "--query", "mean current",
+                  "--objective", "average it").exit_code == 0
+    result = record(invoke, server, "--cassette", "c.yaml", "--query", "mean curent",
+                    "--objective", "average it", "--mode", "none")
+    assert result.exit_code == 1
+    err = result.stderr
+    assert err.startswith("error: the request did not finish: cassette miss: replaycodegen: "
+                          "no cassette entry for this request (no match)")
+    for line in ("closest entries:", "- e1 [recorded, line ", "1 difference",
+                 "user_query: recorded 'mean current' != now 'mean curent'", "how to fix:"):
+        assert line in err
+    assert "..." not in err
+    assert "request 1 ('mean curent'): cassette miss (the error below says why)" in (
+        result.stdout)
+
+
+def test_a_connection_error_keeps_its_whole_fix(invoke: Invoke, isolated: Path,
+                                                no_backoff: None) -> None:
+    result = invoke("record", "--cassette", "c.yaml", "--query", "q", "--base-url",
+                    "http://127.0.0.1:9/v1", "--max-retries", "0",
+                    env={"OPENAI_API_KEY": DUMMY_KEY})
+    assert result.exit_code == 1
+    assert "cannot connect" in result.stderr
+    assert result.stderr.rstrip().endswith(
+        "Check that the server is running at base_url (OPENAI_BASE_URL) and reachable from "
+        "here.")
+
+
+def test_with_several_requests_each_message_is_in_the_summary(
+    invoke: Invoke, isolated: Path, no_backoff: None
+) -> None:
+    (isolated / "requests.yaml").write_text("- user_query: one\n- user_query: two\n")
+    result = invoke("record", "--cassette", "c.yaml", "--requests", "requests.yaml",
+                    "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0",
+                    env={"OPENAI_API_KEY": DUMMY_KEY})
+    assert result.exit_code == 1
+    assert result.stdout.count("and reachable from here.") == 2
+    assert stderr_lines(result)[-1] == (
+        "error: 2 of 2 requests did not finish (request 1: failed, request 2: failed); each "
+        "request's whole message is in the summary")

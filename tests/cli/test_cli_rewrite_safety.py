@@ -17,7 +17,7 @@ from .conftest import GOOD_CODE, Invoke, request, write_cassette
 EDITOR = textwrap.dedent("""
     import os, sys
     from replaycodegen.cassette.model import Entry, Pattern
-    from replaycodegen.cassette.store import CassetteStore
+    from replaycodegen.cassette.writing.store import CassetteStore
 
     # Another process writes the cassette while the person edits: it must get the lock.
     store = CassetteStore(os.environ["EDIT_CASSETTE"], lock_timeout=10)

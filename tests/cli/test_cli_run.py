@@ -109,7 +109,7 @@ def test_on_a_terminal_the_user_is_asked(invoke: Invoke, monkeypatch: pytest.Mon
     assert "Approve and run this code?" in result.output
     assert result.exit_code == code
     if code:
-        assert "rejected and not executed" in result.stderr
+        assert "error: refused: you refused the code of attempt 1 at the prompt" in result.stderr
 
 
 def test_a_cassette_replays_its_first_request(invoke: Invoke, sample: Path) -> None:
@@ -175,3 +175,52 @@ def test_without_vcrpy_the_run_still_works_and_says_so(invoke: Invoke,
     result = invoke("run", "--behavior", "success")
     assert result.exit_code == 0
     assert "(vcrpy is not installed: live HTTP calls are not blocked)" in result.stdout
+
+
+# -- approvals and timeouts say what happened (issue 15 items 14, 15) ----------------------
+
+
+def test_approve_says_it_approved(invoke: Invoke) -> None:
+    result = invoke("run", "--behavior", "channel_write", "--approve")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    approved = lines.index("APPROVED with --approve: attempt 1 runs, control-system writes "
+                           "included")
+    assert lines[approved - 2] == "APPROVAL NEEDED before attempt 1 runs:"
+    (ok,) = [n for n, line in enumerate(lines) if line.startswith("OK attempt 1 succeeded")]
+    assert approved < ok
+
+
+def test_a_yes_at_the_prompt_says_so(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context, "stdin_is_interactive", lambda: True)
+    result = invoke("run", "--behavior", "channel_write", input="y\n")
+    assert result.exit_code == 0
+    assert "APPROVED at the prompt: attempt 1 runs" in result.stdout
+
+
+def test_a_refusal_says_the_code_was_refused(invoke: Invoke,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context, "stdin_is_interactive", lambda: True)
+    result = invoke("run", "--behavior", "channel_write", input="n\n")
+    assert result.exit_code == 1
+    assert "APPROVED" not in result.stdout
+    (error,) = [line for line in stderr_lines(result) if line.startswith("error:")]
+    assert error == (
+        "error: refused: you refused the code of attempt 1 at the prompt, so it was not run "
+        "(nor retried); fix: re-run and approve it (answer y, or pass --approve) if the write "
+        "is wanted; otherwise change the cassette's code (`replaycodegen edit`)")
+    assert "--retries" not in result.stderr and "more attempts" not in result.stderr
+
+
+def test_a_timeout_names_the_timeout_option(invoke: Invoke, isolated: Path) -> None:
+    (isolated / "loop.py").write_text("while True:\n    pass\n")
+    assert invoke("new", "loop.yaml", "--code", "loop.py").exit_code == 0
+    result = invoke("run", "--cassette", "loop.yaml", "--timeout", "1", "--retries", "1",
+                    "--isolation", "process")
+    assert result.exit_code == 1
+    assert ("TimeoutError: the code did not finish within 1 s and was killed; make it faster "
+            "or raise --timeout S") in result.stdout
+    assert "execution.timeout_seconds" not in result.output
+    assert stderr_lines(result)[-1].endswith(
+        "fix: give each attempt more time with --timeout S (now 1 s), or make the code faster "
+        "(`replaycodegen edit`)")

@@ -6,7 +6,7 @@ import pytest
 
 from replaycodegen.cassette.model import Cassette, Entry, Pattern, entry_from_pair
 from replaycodegen.cassette.scrub import Scrubber
-from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.cassette.writing.serialize import dump_cassette
 from replaycodegen.errors import CassetteError
 from replaycodegen.maintenance.craft import (
     INJECTED_CODE,
@@ -16,15 +16,12 @@ from replaycodegen.maintenance.craft import (
     scaffold_from_code,
     syntax_problem,
 )
+from replaycodegen.maintenance.diff import diff_cassettes
+from replaycodegen.maintenance.entries import EntryLocator, example_request_fields
 from replaycodegen.maintenance.lint import lint_text
-from replaycodegen.maintenance.ops import (
-    EntryLocator,
-    diff_cassettes,
-    example_request_fields,
-    find_secrets,
-    prune_entries,
-    stale_keys,
-)
+from replaycodegen.maintenance.prune import prune_entries
+from replaycodegen.maintenance.rehash import stale_keys
+from replaycodegen.maintenance.secret_scan import find_secrets
 from tests.cli.conftest import BROKEN_CODE, FIXED_CODE, GOOD_CODE, name_error, request
 
 

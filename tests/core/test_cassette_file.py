@@ -21,7 +21,7 @@ from replaycodegen import (
 )
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.cassette.writing.serialize import dump_cassette
 
 REQUEST = PythonExecutionRequest(
     user_query="Average beam current",
@@ -229,8 +229,8 @@ def test_the_documented_example_is_a_valid_cassette() -> None:
 
 
 def test_origin_and_derived_from_are_read_and_written_back() -> None:
-    from replaycodegen.cassette.loader import parse_cassette
-    from replaycodegen.cassette.serialize import dump_cassette
+    from replaycodegen.cassette.loading.loader import parse_cassette
+    from replaycodegen.cassette.writing.serialize import dump_cassette
 
     text = (
         "version: 1\nentries:\n"
@@ -250,7 +250,7 @@ def test_origin_and_derived_from_are_read_and_written_back() -> None:
 def test_an_unknown_origin_is_a_cassette_error_naming_the_line() -> None:
     import pytest
 
-    from replaycodegen.cassette.loader import parse_cassette
+    from replaycodegen.cassette.loading.loader import parse_cassette
     from replaycodegen.errors import CassetteError
 
     text = "version: 1\nentries:\n  - id: e1\n    origin: robot\n    when: {}\n    code: x\n"

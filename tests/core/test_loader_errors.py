@@ -193,7 +193,7 @@ def test_a_recording_cut_at_any_byte_never_yields_a_truncated_entry() -> None:
     from replaycodegen import PythonExecutionRequest
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
     from replaycodegen.cassette.model import Cassette, entry_from_pair
-    from replaycodegen.cassette.serialize import dump_cassette
+    from replaycodegen.cassette.writing.serialize import dump_cassette
 
     request = PythonExecutionRequest(user_query="q", task_objective="o", execution_folder_name="f")
     cassette = Cassette()

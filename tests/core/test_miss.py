@@ -9,7 +9,7 @@ import pytest
 from replaycodegen import CassetteMiss, ExecutionError, MockCodeGenerator, PythonExecutionRequest
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
+from replaycodegen.cassette.writing.serialize import dump_cassette
 from replaycodegen.generation import RecordingCodeGenerator
 
 REQ = PythonExecutionRequest(
@@ -53,8 +53,8 @@ async def test_miss_gives_reason_path_closest_diff_and_fix(cassette_path: Path) 
         "'Mean beam current over the last hour'" in message
     )
     assert "line " in message  # where the closest entry sits in the file
-    assert "--codegen-record-mode=new_episodes" in message
-    assert f"replaycodegen record --cassette {cassette_path} --mode new_episodes" in message
+    assert (f"replaycodegen record --cassette {cassette_path} --mode new_episodes "
+            "--request " in message)  # expected_results is keyed and not the default
 
 
 async def test_miss_diffs_the_error_chain(cassette_path: Path) -> None:
@@ -84,7 +84,8 @@ async def test_miss_in_none_mode_names_the_mode_that_records(tmp_path: Path) -> 
         await recorder.generate_code(REQ, [])
     assert info.value.reason == "no such cassette"
     assert "record mode is 'none'" in str(info.value)
-    assert "--codegen-record-mode=once" in str(info.value)
+    assert f"replaycodegen record --cassette {tmp_path / 'none.yaml'} --mode once" in str(
+        info.value)
 
 
 async def test_a_miss_near_a_scrubbed_entry_says_why(tmp_path: Path,

@@ -26,7 +26,7 @@ from replaycodegen import (
     validate_result_structure,
 )
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "cassettes" / "demo" / "beam_statistics.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from replaycodegen import Cassette, PythonExecutionRequest
 from replaycodegen.cassette.model import entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 
 
 def ask(query: str) -> PythonExecutionRequest:

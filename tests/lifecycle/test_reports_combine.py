@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from replaycodegen.atomic import write_json
 from replaycodegen.errors import CassetteError
-from replaycodegen.lifecycle.combine import IncompleteReports, combine_reports, read_any
-from replaycodegen.lifecycle.ledger import LedgerWarning, read_ledger
-from replaycodegen.lifecycle.outputs import write_json
-from replaycodegen.lifecycle.reports import CassetteRecord, RunReport, read_report
-from replaycodegen.lifecycle.shards import Shard
+from replaycodegen.lifecycle.ci.combine import IncompleteReports, combine_reports, read_any
+from replaycodegen.lifecycle.ci.ledger import LedgerWarning, read_ledger
+from replaycodegen.lifecycle.ci.reports import CassetteRecord, RunReport, read_report
+from replaycodegen.lifecycle.ci.shards import Shard
 
 CASSETTE = "tests/cassettes/test_m/shared.yaml"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.lifecycle.outputs import output_path, portable, resolve
-from replaycodegen.lifecycle.shards import WHOLE_SUITE, Shard, ShardError, detect_shard
+from replaycodegen.lifecycle.ci.outputs import output_path, portable, resolve
+from replaycodegen.lifecycle.ci.shards import WHOLE_SUITE, Shard, ShardError, detect_shard
 
 
 def test_the_option_wins_then_pytest_split_then_gitlab_then_buildkite() -> None:

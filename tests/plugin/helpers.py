@@ -11,11 +11,16 @@ import pytest
 # Imported here, before pytester snapshots sys.modules: a module first imported inside an
 # in-process run is dropped after it, while ``replaycodegen``'s lazy exports keep the old
 # class, and isinstance checks in later runs would compare two copies of one class.
+# vcrpy saves the HTTP classes it patches when it is first imported: imported afresh in an
+# inner run while the guard's stubs (built from the first copy) are in place, it would
+# take the stubs for the originals.
+import vcr  # noqa: F401
+
 import replaycodegen.pytest_plugin._generators  # noqa: F401
 from replaycodegen import Cassette, MockCodeGenerator, PythonExecutionRequest, load_cassette
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import entry_from_pair
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 
 FAKE_KEY = "sk-fake-plugin-tests-0123456789abcdef"
 

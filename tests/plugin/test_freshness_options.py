@@ -8,7 +8,7 @@ import re
 import pytest
 
 from replaycodegen import Cassette, Entry, Pattern
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.testing import FakeOpenAIServer, last_user_message
 
 from .helpers import codes_by_query, make_project

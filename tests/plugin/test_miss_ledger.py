@@ -66,14 +66,14 @@ def test_a_ledger_from_replay_is_recorded_back_and_nothing_else(
 
     dry = CliRunner().invoke(cli, ["record", "--from-ledger", "ci", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "would record 3 call(s)" in dry.output
+    assert "would record 3 calls" in dry.output
     assert fake_server.requests == [] and shared.read_bytes() == before
 
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     recorded = CliRunner().invoke(cli, ["record", "--from-ledger", "ci/ledger.jsonl",
                                         "--base-url", fake_server.base_url])
     assert recorded.exit_code == 0, recorded.output
-    assert "recorded 3 entries into 2 cassette(s) from 3 missed call(s)" in recorded.output
+    assert "recorded 3 entries into 2 cassettes from 3 missed calls" in recorded.output
     assert len(fake_server.requests) == 3  # exactly the missed calls, nothing else
     assert set(codes_by_query(shared)) == {"q1", "q2", "q3"}
     assert set(codes_by_query(root / "cassettes/test_suite/brand_new.yaml")) == {"q4"}

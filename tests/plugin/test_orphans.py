@@ -38,7 +38,7 @@ def test_a_renamed_test_names_its_old_cassette(pytester: pytest.Pytester, rename
     result = pytester.runpytest("--codegen-report=report.json")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "2 orphaned cassette file(s): no collected test owns them*",
+        "2 orphaned cassette files: no collected test owns them*",
         "  cassettes/test_mod/test_deleted.yaml: 1 entry",
         "  cassettes/test_mod/test_old_name.yaml: 1 entry (likely renamed to "
         "test_mod.py::test_new_name)",

@@ -18,9 +18,9 @@ class TestSomething:
 
 
 def test_default_name_is_class_dot_test_with_its_parameters() -> None:
-    assert default_cassette_name(None, "test_beam") == "test_beam.yaml"
+    assert default_cassette_name(None, "test_beam") == "test_beam.codegen.yaml"
     assert default_cassette_name(TestSomething, "test_beam[1-a]") == (
-        "TestSomething.test_beam[1-a].yaml"
+        "TestSomething.test_beam[1-a].codegen.yaml"
     )
 
 
@@ -51,7 +51,8 @@ LONG = "x" * 200
 @pytest.mark.parametrize("n", [1, "a/b"])
 def test_params(codegen_cassette_path, n):
     assert codegen_cassette_path.parent.name == "test_paths_project"
-    assert codegen_cassette_path.name in ("test_params[1].yaml", "test_params[a-b].yaml")
+    assert codegen_cassette_path.name in ("test_params[1].codegen.yaml",
+                                          "test_params[a-b].codegen.yaml")
 
 
 @pytest.mark.parametrize("text", [LONG], ids=[LONG])
@@ -62,7 +63,7 @@ def test_long(codegen_cassette_path, text):
 
 class TestGroup:
     def test_in_class(self, codegen_cassette_path):
-        assert codegen_cassette_path.name == "TestGroup.test_in_class.yaml"
+        assert codegen_cassette_path.name == "TestGroup.test_in_class.codegen.yaml"
 """
 
 
@@ -116,7 +117,7 @@ def test_markers_on_module_class_and_function_merge(pytester: pytest.Pytester) -
     result = pytester.runpytest()
     result.assert_outcomes(passed=5, errors=1)
     result.stdout.fnmatch_lines([
-        "*test_unknown_keyword: @pytest.mark.codegen_cassette: unknown keyword(s) colour; "
+        "*test_unknown_keyword: @pytest.mark.codegen_cassette: unknown keyword 'colour'; "
         "valid: path, behavior, match_on, record_mode",
     ])
 
@@ -133,9 +134,9 @@ def test_where(codegen_cassette_path):
     monkeypatch.chdir(pytester.mkdir("sub"))
     test_file = str(root / "test_dir.py")
     from_cli = pytester.runpytest("-s", "--codegen-cassette-dir=recordings", test_file)
-    from_cli.stdout.fnmatch_lines([f"*PATH {root}/sub/recordings/test_dir/test_where.yaml"])
+    from_cli.stdout.fnmatch_lines([f"*PATH {root}/sub/recordings/test_dir/test_where.codegen.yaml"])
     from_ini = pytester.runpytest("-s", test_file)
-    from_ini.stdout.fnmatch_lines([f"*PATH {root}/from-ini/test_dir/test_where.yaml"])
+    from_ini.stdout.fnmatch_lines([f"*PATH {root}/from-ini/test_dir/test_where.codegen.yaml"])
     bad = pytester.runpytest("-o", "codegen_record_mode=sometimes", test_file)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*codegen_record_mode = 'sometimes'*is not valid; use one of: "

@@ -22,8 +22,9 @@ def test_record_then_replay_with_the_server_stopped(
     recorded = pytester.runpytest("--codegen-record-mode=once",
                                   f"--codegen-base-url={fake_server.base_url}")
     recorded.assert_outcomes(passed=1)
-    recorded.stdout.fnmatch_lines(["  cassettes/test_rec/test_beam.yaml: 0 played, 1 recorded*"])
-    cassette = root / "cassettes/test_rec/test_beam.yaml"
+    recorded.stdout.fnmatch_lines(
+        ["  cassettes/test_rec/test_beam.codegen.yaml: 0 played, 1 recorded*"])
+    cassette = root / "cassettes/test_rec/test_beam.codegen.yaml"
     assert codes_by_query(cassette) == {"q1": "results = {'beam': 1}"}
     assert fake_server.headers_seen[0]["authorization"] == f"Bearer {FAKE_KEY}"
     assert FAKE_KEY not in cassette.read_text(encoding="utf-8")
@@ -92,7 +93,7 @@ def test_a_failing_test_keeps_what_it_recorded_only_if_asked(
     options: tuple[str, ...], kept: set[str],
 ) -> None:
     root = make_project(pytester, test_fail=FAILING)
-    cassette = root / "cassettes/test_fail/test_breaks.yaml"
+    cassette = root / "cassettes/test_fail/test_breaks.codegen.yaml"
     write_cassette(cassette, {"q0": "old = 0"})
     result = pytester.runpytest("--codegen-record-mode=new_episodes",
                                 f"--codegen-base-url={fake_server.base_url}", *options)
@@ -107,7 +108,7 @@ def test_a_failing_test_in_mode_all_leaves_the_old_recording_in_place(
     pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
 ) -> None:
     root = make_project(pytester, test_fail=FAILING)
-    cassette = root / "cassettes/test_fail/test_breaks.yaml"
+    cassette = root / "cassettes/test_fail/test_breaks.codegen.yaml"
     write_cassette(cassette, {"q0": "old = 0", "q9": "other = 9"})
     result = pytester.runpytest("--codegen-record-mode=all",
                                 f"--codegen-base-url={fake_server.base_url}")
@@ -163,7 +164,7 @@ async def test_records(codegen, ask):
 """)
     result = pytester.runpytest("--codegen-record-mode=once", "--codegen-api-key-env=")
     result.assert_outcomes(passed=1)
-    cassette = root / "cassettes/test_custom/test_records.yaml"
+    cassette = root / "cassettes/test_custom/test_records.codegen.yaml"
     assert "results = {" in codes_by_query(cassette)["q1"]
     assert "description: Recorded from the success behaviour" in cassette.read_text()
 
@@ -186,7 +187,7 @@ def test_marker_match_on_decides_which_fields_form_the_key(
     root = make_project(pytester, test_keys=MATCH_ON_MARKER.replace("OBJECTIVE", "'mean'"))
     pytester.runpytest("--codegen-record-mode=once",
                        f"--codegen-base-url={fake_server.base_url}").assert_outcomes(passed=1)
-    cassette = root / "cassettes/test_keys/test_keyed_on_the_query_only.yaml"
+    cassette = root / "cassettes/test_keys/test_keyed_on_the_query_only.codegen.yaml"
     assert "match_on:\n- user_query\nentries:" in cassette.read_text(encoding="utf-8")
     fake_server.stop()
     # another objective still replays: only user_query is in the key

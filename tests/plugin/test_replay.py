@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 
-from replaycodegen.lifecycle.combine import combine_reports
-from replaycodegen.lifecycle.reports import RunReport
-from replaycodegen.lifecycle.reports import read_report as read_report_file
+from replaycodegen.lifecycle.ci.combine import combine_reports
+from replaycodegen.lifecycle.ci.reports import RunReport
+from replaycodegen.lifecycle.ci.reports import read_report as read_report_file
 
 from .helpers import make_project, read_report, write_cassette
 
@@ -22,7 +21,8 @@ async def test_answers(codegen, ask, codegen_record_mode, codegen_cassette_path,
     assert isinstance(codegen, MockCodeGenerator)
     assert codegen_record_mode == "none"
     assert codegen_config == {}
-    assert codegen_cassette_path.parts[-3:] == ("cassettes", "test_fixtures", "test_answers.yaml")
+    assert codegen_cassette_path.parts[-3:] == (
+        "cassettes", "test_fixtures", "test_answers.codegen.yaml")
     assert await codegen.generate_code(ask("q1"), []) == "results = {'value': 1}"
     assert await codegen.generate_code(ask("q2"), []) == "results = {'value': 2}"
 
@@ -43,7 +43,7 @@ async def test_set_code_needs_no_cassette(codegen, ask):
 
 def test_each_fixture_replays_offline(pytester: pytest.Pytester) -> None:
     root = make_project(pytester, test_fixtures=FIXTURES_PROJECT)
-    write_cassette(root / "cassettes/test_fixtures/test_answers.yaml",
+    write_cassette(root / "cassettes/test_fixtures/test_answers.codegen.yaml",
                    {"q1": "results = {'value': 1}", "q2": "results = {'value': 2}"})
     result = pytester.runpytest()
     result.assert_outcomes(passed=3)
@@ -60,9 +60,10 @@ async def test_unrecorded(codegen, ask):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*CassetteMiss: replaycodegen: no cassette entry for this request (no such cassette)",
-        "*cassette: */cassettes/test_missing/test_unrecorded.yaml",
-        "*how to fix: record it: run this test with `--codegen-record-mode=once`*",
-        "*test_unrecorded.yaml: 0 played, 0 recorded, 1 miss, ? unused",
+        "*cassette: */cassettes/test_missing/test_unrecorded.codegen.yaml",
+        "*how to fix: record it: `pytest test_missing.py::test_unrecorded "
+        "--codegen-record-mode=once`*",
+        "*test_unrecorded.codegen.yaml: 0 played, 0 recorded, 1 miss, ? unused",
     ])
 
 
@@ -71,13 +72,14 @@ def test_a_changed_request_fails_with_the_closest_entries(pytester: pytest.Pytes
 async def test_changed(codegen, ask):
     await codegen.generate_code(ask("q1, reworded"), [])
 """)
-    write_cassette(root / "cassettes/test_changed/test_changed.yaml", {"q1": "results = {}"})
+    write_cassette(root / "cassettes/test_changed/test_changed.codegen.yaml",
+                   {"q1": "results = {}"})
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*no cassette entry for this request (no match)",
         "*closest entries:",
-        "*- e1 [recorded*: 1 difference(s)",
+        "*- e1 [recorded*: 1 difference",
         "*user_query: recorded 'q1' != now 'q1, reworded'",
     ])
 
@@ -95,20 +97,9 @@ def test_it(codegen):
 """)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*codegen_config: unknown key(s) modle; valid: model, base_url*"])
+    result.stdout.fnmatch_lines(["*codegen_config: unknown key 'modle' (did you mean 'model'?); "
+                                 "valid: model, base_url*"])
 
-
-@pytest.fixture
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuse (and count) DNS lookups: a blocked call must not even resolve its host."""
-    lookups: list[Any] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args)
-        raise OSError("plugin tests: no DNS here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return lookups
 
 
 LIVE_CALLS = """
@@ -139,8 +130,8 @@ def test_the_guard_stops_live_calls_in_none_mode(
     result.stdout.fnmatch_lines([
         "*LiveCallBlocked: replaycodegen: live HTTP call to POST "
         "https://api.openai.com/v1/chat/completions blocked in record mode 'none' "
-        "(cassette */cassettes/test_live/test_live_call.yaml)*--codegen-record-mode=once*",
-        "*test_swallowed_live_call passed, but 1 live HTTP call(s) were blocked*",
+        "(cassette */cassettes/test_live/test_live_call.codegen.yaml)*--codegen-record-mode=once*",
+        "*test_swallowed_live_call passed, but 1 live HTTP call was blocked*",
     ])
     assert no_dns == []
 

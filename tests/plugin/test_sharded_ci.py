@@ -99,7 +99,7 @@ def test_three_shards_with_two_workers_each_prune_only_what_no_shard_used(
     for index in (1, 2, 3):  # the next CI run: its reports replace the old ones
         run_shard(pytester, index).assert_outcomes(passed=2)
     again = cli_run("combine", "reports")
-    assert "3 older re-run(s) replaced): 4 cassette(s), 0 unused entries, 0 orphan(s)" in (
+    assert "3 older re-runs replaced): 4 cassettes, 0 unused entries, 0 orphans" in (
         again.output)
 
 

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from replaycodegen import OpenAICodeGenerator, PythonExecutionRequest, RecordingCodeGenerator
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cli import cli
 from replaycodegen.errors import CassetteMiss
+from replaycodegen.generation.budget import BudgetExceeded, RecordingBudget
 from replaycodegen.generation.recording import WouldGoLive
-from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
 from replaycodegen.testing import FakeOpenAIServer
 
 KEY = "dummy-key-for-the-budget-tests"
@@ -77,7 +77,7 @@ async def test_a_token_budget_is_checked_before_each_call_with_the_usage_known(
 
 def test_one_budget_file_is_shared_by_processes_that_race_for_it(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
-        from replaycodegen.lifecycle.budget import BudgetExceeded, RecordingBudget
+        from replaycodegen.generation.budget import BudgetExceeded, RecordingBudget
         budget = RecordingBudget(max_calls=7, shared_file={str(tmp_path / 'b.json')!r})
         granted = 0
         for _ in range(10):
@@ -150,7 +150,7 @@ def test_cli_max_calls_names_what_was_left_unrecorded(server: FakeOpenAIServer,
     assert len(server.requests) == 3
     assert len(load_cassette(tmp_path / "c.yaml")) == 3
     assert "budget: 3 of 3 calls" in out
-    assert "the recording budget stopped 2 request(s) after 3 live call(s)" in err
+    assert "the recording budget stopped 2 requests after 3 live calls" in err
     assert "not recorded: request 'q" in err and "Raise --max-calls/--max-tokens" in err
     # The re-run records only what is missing.
     code, out, _ = _record(tmp_path, server)
@@ -163,6 +163,6 @@ def test_cli_dry_run_needs_no_key_lists_the_calls_and_creates_nothing(
 ) -> None:
     code, out, _ = _record(tmp_path, server, "--dry-run", key=False)
     assert code == 0
-    assert "dry run: 5 call(s) would go to the model for" in out
+    assert "dry run: 5 calls would go to the model for" in out
     assert "  request 'q1' (attempt 1): not in the cassette" in out
     assert server.requests == [] and not (tmp_path / "c.yaml").exists()

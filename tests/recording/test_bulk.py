@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cli import cli
-from replaycodegen.lifecycle.bulk import CallGate, RateLimiter
+from replaycodegen.generation.call_gate import CallGate, RateLimiter
 from replaycodegen.testing import FakeOpenAIServer, default_responder, last_user_message
 
 KEY = "dummy-key-for-the-bulk-tests"
@@ -179,7 +179,7 @@ async def test_the_rate_limiter_spaces_call_starts() -> None:
 async def test_the_gate_stops_new_calls_but_not_those_in_flight(server: FakeOpenAIServer
                                                                  ) -> None:
     from replaycodegen import OpenAICodeGenerator, PythonExecutionRequest
-    from replaycodegen.lifecycle.bulk import RecordingStopped
+    from replaycodegen.generation.call_gate import RecordingStopped
 
     server.delay = 0.2
     gate = CallGate(OpenAICodeGenerator("fake-model", api_key=KEY, base_url=server.base_url),

@@ -68,10 +68,10 @@ async def test_call(codegen, ask, token):
                                 f"--codegen-report={report}")
     result.assert_outcomes(passed=1)
     written = [p for p in (root / "cassettes").rglob("*") if p.is_file()]
-    assert [p.name for p in written] == ["test_call[SCRUBBED].yaml"]
+    assert [p.name for p in written] == ["test_call[SCRUBBED].codegen.yaml"]
     assert PARAM_KEY not in written[0].read_text()
     assert "Recorded for test_param.py::test_call[<SCRUBBED>]" in written[0].read_text()
     # the report names the cassette by its scrubbed name (the test ids it lists are the
     # plugin's own, not written through the store)
     assert [Path(name).name for name in read_report(report)["cassettes"]] == [
-        "test_call[SCRUBBED].yaml"]
+        "test_call[SCRUBBED].codegen.yaml"]

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-from replaycodegen.cassette.layout import find_layout
-from replaycodegen.cassette.loader import CassetteWarning, parse_cassette
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette
 from replaycodegen.cassette.model import Entry, entry_from_pair
-from replaycodegen.cassette.rewrite import CassetteEdit
 from replaycodegen.cassette.scrub import Scrubber
-from replaycodegen.cassette.serialize import dump_entry
+from replaycodegen.cassette.writing.layout import find_layout
+from replaycodegen.cassette.writing.rewrite import CassetteEdit
+from replaycodegen.cassette.writing.serialize import dump_entry
 from replaycodegen.models import PythonExecutionRequest
 
 GAPS = st.sampled_from(["", "\n", "  # note\n", "# at column 0\n", "\n  # a\n\n", "    # deep\n"])

@@ -25,8 +25,8 @@ from replaycodegen import (
 )
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import Cassette, entry_from_pair
-from replaycodegen.cassette.serialize import dump_cassette
-from replaycodegen.cassette.store import CassetteStore, append_indent, atomic_write
+from replaycodegen.cassette.writing.serialize import dump_cassette
+from replaycodegen.cassette.writing.store import CassetteStore, append_indent, atomic_write
 from replaycodegen.generation import RecordingCodeGenerator
 
 from .conftest import ScriptedGenerator
@@ -148,7 +148,7 @@ async def test_failed_append_is_truncated_away(
     rec = RecordingCodeGenerator(ScriptedGenerator(), path, "new_episodes")
     await rec.generate_code(REQ, [])
     before = path.read_bytes()
-    import replaycodegen.cassette.store as store_module
+    import replaycodegen.cassette.writing.store as store_module
 
     real_write = store_module.write_fully
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from replaycodegen import CassetteError, PythonExecutionRequest, load_cassette
-from replaycodegen.cassette.locking import LOCK_DIR_ENV, lock_file_for
 from replaycodegen.cassette.model import Entry, Pattern
-from replaycodegen.cassette.store import CassetteStore, rewrite_entries
+from replaycodegen.cassette.writing.locking import LOCK_DIR_ENV, lock_file_for
+from replaycodegen.cassette.writing.store import CassetteStore, rewrite_entries
 from replaycodegen.generation import RecordingCodeGenerator
 
 from .conftest import ScriptedGenerator
@@ -60,7 +60,7 @@ def test_a_symlink_loop_is_a_cassette_error(tmp_path: Path) -> None:
 _KILLED_REWRITE = textwrap.dedent("""
     import os, sys, time
     from replaycodegen.cassette.model import Entry, Pattern
-    from replaycodegen.cassette.store import rewrite_entries
+    from replaycodegen.cassette.writing.store import rewrite_entries
 
     real_replace = os.replace
     def stalled(src, dst):
@@ -130,7 +130,7 @@ def test_the_default_lock_folder_is_private_in_the_user_cache(tmp_path: Path) ->
     script = textwrap.dedent("""
         import os, stat, sys
         from pathlib import Path
-        from replaycodegen.cassette.locking import lock_file_for
+        from replaycodegen.cassette.writing.locking import lock_file_for
         lock = lock_file_for(Path(sys.argv[1]))
         print(lock.parent, oct(stat.S_IMODE(os.stat(lock.parent).st_mode)))
     """)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from replaycodegen import OpenAICodeGenerator, PythonExecutionRequest, RecordingCodeGenerator
-from replaycodegen.cassette.loader import load_cassette
-from replaycodegen.cassette.store import CassetteStore
-from replaycodegen.lifecycle.provenance import code_sha256, hand_edited
+from replaycodegen.cassette.loading.loader import load_cassette
+from replaycodegen.cassette.provenance import code_sha256, hand_edited
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.maintenance.craft import inject_failure
 from replaycodegen.testing import FakeOpenAIServer, fenced
 from tests.cli.conftest import Invoke

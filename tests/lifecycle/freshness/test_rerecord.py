@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.cassette.loader import load_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.testing import FakeOpenAIServer, default_responder, fenced, last_user_message
 from tests.cli.conftest import Invoke, stderr_lines
 from tests.lifecycle.freshness.helpers import BEAMS, BROKEN, KEY, record_sample
@@ -69,7 +69,7 @@ def test_stale_rerecords_exactly_the_flagged_entries_and_no_other_byte_changes(
     assert "prompt_version: beams-2" in new["e1"] and "prompt_version: beams-2" in new["e3"]
 
     out = result.stdout
-    assert "sample.yaml: re-recording 3 entries (2 request(s))" in out
+    assert "sample.yaml: re-recording 3 entries (2 requests)" in out
     assert "  e1: code changed (request 'beam current', attempt 1)" in out
     assert "-results = {'value': undefined_name}" in out  # the short diff
     assert "  e2: no longer reached (so not re-recorded) (request 'beam current', attempt 2)" \
@@ -150,7 +150,7 @@ def test_a_dry_run_lists_what_would_be_rerecorded_and_touches_nothing(
     result = invoke("record", "sample.yaml", "--stale", "--prompt-builder", BEAMS, "--model",
                     "fake-model", "--dry-run", "--summary-md", "plan.md")  # and no key
     assert result.exit_code == 0, result.output
-    assert "sample.yaml: would re-record 3 entries (2 request(s))" in result.stdout
+    assert "sample.yaml: would re-record 3 entries (2 requests)" in result.stdout
     assert "  e3: prompt changed: " in result.stdout
     assert "dry run: nothing was called or written" in result.stdout
     assert server.requests == []

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from replaycodegen.cassette.loader import load_cassette
-from replaycodegen.cassette.store import CassetteStore
+from replaycodegen.cassette.loading.loader import load_cassette
+from replaycodegen.cassette.writing.store import CassetteStore
 from replaycodegen.generation.prompt import PromptBuilder
-from replaycodegen.lifecycle.expiry import parse_max_age
-from replaycodegen.lifecycle.status import FreshnessPolicy, check_cassette
+from replaycodegen.lifecycle.freshness.expiry import parse_max_age
+from replaycodegen.lifecycle.freshness.status import FreshnessPolicy, check_cassette
 from replaycodegen.testing import FakeOpenAIServer
 from tests.cli.conftest import DEMO, Invoke, stderr_lines
 from tests.lifecycle.freshness.builders import BriefAboutBeams
