@@ -45,7 +45,10 @@ def echo_json(data: Any) -> None:
     """One JSON document on stdout: what every ``--json`` prints, its errors included."""
     import json
 
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # JSON escapes only C0 controls; C1 controls and bidirectional overrides (from a
+    # cassette or the code) become \uXXXX too, which decodes to the same data.
+    click.echo(_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 class Output:

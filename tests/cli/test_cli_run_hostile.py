@@ -68,3 +68,18 @@ def test_what_failing_code_says_is_shown_inert(invoke: Invoke, tmp_path: Path) -
     assert result.exit_code == 1
     assert "RuntimeError" in result.output
     _assert_inert(result.output)
+
+
+def test_json_output_keeps_what_the_code_says_as_json_escapes(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    import json
+
+    shown = "".join(HOSTILE)
+    cassette = _cassette(invoke, tmp_path, f"results = {{'note': {shown!r}}}\n")
+
+    result = invoke("run", "--cassette", str(cassette), "--retries", "1", "--json")
+
+    assert result.exit_code == 0, result.output
+    _assert_inert(result.stdout)
+    assert json.loads(result.stdout)["result"]["results"] == {"note": shown}  # the same data
