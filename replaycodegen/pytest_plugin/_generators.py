@@ -71,8 +71,9 @@ class ReplayingMockCodeGenerator(MockCodeGenerator):
     the first call, unless the test configured code with ``set_code``.
     """
 
-    def __init__(self, path: Path, cassette: Cassette | None, fixes: CodegenFixes) -> None:
-        super().__init__(cassette=cassette)
+    def __init__(self, path: Path, cassette: Cassette | None, fixes: CodegenFixes,
+                 secrets: Sequence[str] = ()) -> None:
+        super().__init__(cassette=cassette, secrets=secrets)
         self.cassette_path = path
         self.file_cassette = cassette
         self.fixes = fixes
@@ -259,9 +260,12 @@ def open_generator(
     if marker.behavior is not None:
         return GeneratorInUse(MockCodeGenerator(behavior=marker.behavior), None, mode)
     match_on = effective_match_on(marker, config)
+    secrets = [str(s) for s in config.get("secrets", ())]
     if mode == "none":
+        # the test's own copy of the parsed cassette: its scrubber stays with this test
         cassette = cassettes.load(path, match_on)
-        return GeneratorInUse(ReplayingMockCodeGenerator(path, cassette, fixes), path, mode)
+        return GeneratorInUse(
+            ReplayingMockCodeGenerator(path, cassette, fixes, secrets), path, mode)
     description = str(config.get("description") or f"Recorded for {test_id}")
     try:
         real = real_generator(config, settings)
@@ -271,7 +275,6 @@ def open_generator(
             f"record mode '{mode}' needs the real generator, which could not start: {exc}\n"
             f"  fix: set {env}, or put api_key (or a generator) in codegen_config, or replay "
             "with --codegen-record-mode=none") from None
-    secrets = [str(s) for s in config.get("secrets", ())]
     try:
         recorder = PluginRecorder(
             real, path,

@@ -200,3 +200,33 @@ def test_marker_match_on_decides_which_fields_form_the_key(
     missed = pytester.runpytest()
     missed.assert_outcomes(failed=1)
     missed.stdout.fnmatch_lines(["*CassetteMiss*"])
+
+
+SECRET_QUERY = """
+import pytest
+
+@pytest.fixture
+def codegen_config():
+    return {"secrets": ["hunter2-site-password"]}
+
+async def test_secret(codegen, ask):
+    assert "results" in await codegen.generate_code(ask("log in with hunter2-site-password"), [])
+"""
+
+
+def test_codegen_config_secrets_are_scrubbed_when_recording_and_replay_still_hits(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
+) -> None:
+    root = make_project(pytester, test_sec=SECRET_QUERY)
+    fake_server.queue_response("```python\nresults = {'ok': 1}\n```")
+    recorded = pytester.runpytest("--codegen-record-mode=once",
+                                  f"--codegen-base-url={fake_server.base_url}")
+    recorded.assert_outcomes(passed=1)
+    text = (root / "cassettes/test_sec/test_secret.codegen.yaml").read_text(encoding="utf-8")
+    assert "hunter2-site-password" not in text and "<SCRUBBED>" in text
+
+    # offline replay scrubs the live request the same way, so the scrubbed entry answers
+    fake_server.stop()
+    replayed = pytester.runpytest()
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(["1 cassette used: 1 played, 0 recorded, 0 misses, 0 unused"])
