@@ -17,7 +17,13 @@ import pytest
 import vcr  # noqa: F401
 
 import replaycodegen.pytest_plugin._generators  # noqa: F401
-from replaycodegen import Cassette, MockCodeGenerator, PythonExecutionRequest, load_cassette
+from replaycodegen import (
+    Cassette,
+    MockCodeGenerator,
+    PromptBuilder,
+    PythonExecutionRequest,
+    load_cassette,
+)
 from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 from replaycodegen.cassette.model import entry_from_pair
 from replaycodegen.cassette.writing.store import CassetteStore
@@ -48,7 +54,7 @@ def ask():
 """The inner projects' conftest: ``ask("q1")`` builds the same request as :func:`ask`."""
 
 
-RESOLVED_EARLY = (MockCodeGenerator,)  # resolved now, for the same reason
+RESOLVED_EARLY = (MockCodeGenerator, PromptBuilder)  # resolved now, for the same reason
 
 
 def ask(query: str) -> PythonExecutionRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,17 @@ def test_prune_refuses_orphans_from_a_node_id_run(pytester: pytest.Pytester,
     assert pruned.exit_code == 1
     assert "tests were chosen by node id" in pruned.output
     assert (renamed / "cassettes/test_mod/test_deleted.yaml").exists()
+
+
+def test_a_fifo_or_a_device_link_among_the_cassettes_never_hangs_the_report(
+    pytester: pytest.Pytester, renamed: Path
+) -> None:
+    folder = renamed / "cassettes/test_mod"
+    os.mkfifo(folder / "pipe.codegen.yaml")  # opened for reading, it would block for ever
+    (folder / "zero.codegen.yaml").symlink_to("/dev/zero")  # read, it would never end
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--codegen-report=report.json",
+                                           timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    orphans = json.loads((renamed / "report.json").read_text())["orphans"]
+    assert [o["path"] for o in orphans] == ["cassettes/test_mod/test_deleted.yaml",
+                                            "cassettes/test_mod/test_old_name.yaml"]

@@ -79,14 +79,16 @@ def chain_data(chain: Sequence[ErrorChainItem]) -> list[Any]:
 def make_record(*, cassette: str, root: str, test: str, request: PythonExecutionRequest,
                 chain: Sequence[ErrorChainItem], key: str, match_on: Sequence[str],
                 reason: str, closest: Sequence[str], shard: str, run_id: str) -> MissRecord:
-    """A ledger line for one miss, scrubbed of secrets."""
+    """A ledger line for one miss, scrubbed of secrets (the test id too: a key can sit in a
+    parametrize id, and the ledger is a CI artifact)."""
     from replaycodegen.cassette.scrub import Scrubber
 
     scrubber = Scrubber()
     raw_request = request.model_dump(mode="json")
     raw_chain = chain_data(chain)
     clean_request, clean_chain = scrubber.data(raw_request), scrubber.data(raw_chain)
-    return MissRecord(cassette=cassette, test=test, request=clean_request,
+    return MissRecord(cassette=scrubber.text(cassette), test=scrubber.text(test),
+                      request=clean_request,
                       error_chain=clean_chain, key=key, match_on=list(match_on), reason=reason,
                       closest=list(closest), root=root, shard=shard, run_id=run_id,
                       scrubbed=clean_request != raw_request or clean_chain != raw_chain)

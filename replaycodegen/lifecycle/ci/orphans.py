@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from replaycodegen.cassette.loading import compose
-from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette
+from replaycodegen.cassette.loading.loader import CassetteWarning, parse_cassette, read_text
 from replaycodegen.cassette.miss import NO_SUCH_CASSETTE
 from replaycodegen.errors import CassetteError
 from replaycodegen.lifecycle.ci.reports import MissNote, OrphanRecord
@@ -36,11 +36,12 @@ def cassette_files(folders: Iterable[Path]) -> list[Path]:
 
 def read_cassette_keys(path: Path) -> tuple[int, list[str]] | None:
     """``(entries, keys of recorded entries)`` if ``path`` is a replaycodegen cassette,
-    ``None`` if it is some other file. A damaged cassette counts, with no keys."""
+    ``None`` if it is some other file (a FIFO, a device or a directory is never opened for
+    reading: it would hang the session's end). A damaged cassette counts, with no keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         data = compose.load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
+    except (CassetteError, yaml.YAMLError, RecursionError, ValueError):
         return None
     if not isinstance(data, dict) or "version" not in data or "entries" not in data:
         return None
