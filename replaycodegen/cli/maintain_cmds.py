@@ -287,31 +287,37 @@ def scrub(state: State, paths: tuple[str, ...], as_json: bool) -> None:
     <SCRUBBED>, in place. A file without secrets is left untouched."""
     from replaycodegen.cassette.scrub import Scrubber
     from replaycodegen.errors import CassetteError
-    from replaycodegen.maintenance.secret_scan import find_secrets
+    from replaycodegen.maintenance.secret_scan import comment_secret_lines, find_secrets
 
     out = state.out
     scrubber = Scrubber()
     files: list[dict[str, Any]] = []
     for path in expand_paths(paths):
         record: dict[str, Any] = {"path": str(path), "error": None, "scrubbed": [],
-                                  "untouched": True}
+                                  "comment_lines": [], "untouched": True}
         files.append(record)
         try:
             with updating(path, scrubber=scrubber) as edit:
                 found = find_secrets(edit.cassette, scrubber)
+                comments = comment_secret_lines(edit.text or "", scrubber)
                 edit.touch(*(entry_id for entry_id in found if entry_id))
         except CassetteError as exc:
             _file_error(state, record, exc)
             continue
         record.update(scrubbed=[{"entry": entry_id or None, "fields": list(fields)}
-                                for entry_id, fields in found.items()], untouched=not found)
+                                for entry_id, fields in found.items()],
+                      comment_lines=comments, untouched=not found and not comments)
         if as_json:
             continue
-        if not found:
+        if not found and not comments:
             out.echo(f"{display_path(path)}: no secrets found (untouched)")
         for entry_id, fields in found.items():
             subject = f"entry {entry_id}" if entry_id else "the description"
             out.echo(f"{display_path(path)}: scrubbed {subject} ({', '.join(fields)})")
+        if comments:
+            lines = "line" if len(comments) == 1 else "lines"
+            out.echo(f"{display_path(path)}: scrubbed {plural(len(comments), 'comment')} "
+                     f"(on {lines} {', '.join(map(str, comments))})")
     errors = sum(1 for f in files if f["error"] is not None)
     if as_json:
         out.json({"files": files, "scrubbed": sum(len(f["scrubbed"]) for f in files),

@@ -41,7 +41,7 @@ from replaycodegen.maintenance.craft import (
     syntax_problem,
 )
 from replaycodegen.maintenance.entries import EntryLocator
-from replaycodegen.maintenance.secret_scan import find_secrets
+from replaycodegen.maintenance.secret_scan import comment_secret_lines, find_secrets
 
 RULES: dict[str, str] = {
     "load": "the file cannot be loaded",
@@ -135,7 +135,9 @@ def lint_text(text: str, path: str, *, scrubber: Scrubber | None = None,
     result.findings += _shadowed(cassette, locate)
     result.findings += _duplicates(cassette, locate)
     result.findings += _syntax(cassette, locate)
-    result.findings += _secrets(cassette, locate, scrubber or Scrubber())
+    scrubber = scrubber or Scrubber()
+    result.findings += _secrets(cassette, locate, scrubber)
+    result.findings += _comment_secrets(cassette, text, scrubber)
     result.findings += _freshness(cassette, locate, max_age, max_age_text)
     result.findings.sort(key=lambda f: (f.line or 0))
     return result
@@ -310,6 +312,12 @@ def _secrets(cassette: Cassette, locate: EntryLocator, scrubber: Scrubber) -> li
             entry_id or None,
         ))
     return out
+
+
+def _comment_secrets(cassette: Cassette, text: str, scrubber: Scrubber) -> list[Finding]:
+    return [Finding(str(cassette.path), line, "secret", "a comment stores a secret",
+                    f"`replaycodegen scrub {cassette.path}` (or lint --fix), then rotate the key")
+            for line in comment_secret_lines(text, scrubber)]
 
 
 def _freshness(cassette: Cassette, locate: EntryLocator, max_age: _dt.timedelta | None,

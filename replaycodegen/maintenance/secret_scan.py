@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import yaml
 
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import Scrubber
@@ -56,3 +59,29 @@ def find_secrets(cassette: Cassette, scrubber: Scrubber) -> dict[str, list[str]]
 
 def find_secrets_in(value: Any, scrubber: Scrubber) -> bool:
     return any(scrubber.finds_secret(text) for _, text in _strings(value, ""))
+
+
+def comment_secret_lines(text: str, scrubber: Scrubber) -> list[int]:
+    """Lines (1-based) where a YAML comment holds a secret: the parsed fields never see a
+    comment, the file does. Found as the secrets outside every YAML token (the scanner
+    skips comments; a block of code is one token, so a ``#`` in code is its field's)."""
+    starts = sorted(set(scrubber.secret_starts(text)))
+    if not starts:
+        return []
+    spans: list[tuple[int, int]] = []
+    try:
+        # the pure-Python scanner: its marks are character offsets; run only on a file that
+        # holds a secret somewhere, which the loader has already bounded in size
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index < token.end_mark.index:
+                spans.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        return []
+    begins = [start for start, _ in spans]
+    lines: list[int] = []
+    for offset in starts:
+        i = bisect.bisect_right(begins, offset) - 1
+        if i >= 0 and offset < spans[i][1]:
+            continue
+        lines.append(text.count("\n", 0, offset) + 1)
+    return sorted(set(lines))

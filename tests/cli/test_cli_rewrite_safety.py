@@ -102,3 +102,50 @@ def test_record_description_is_scrubbed_on_the_first_write(
     assert result.exit_code == 0, result.output
     assert key not in (isolated / "new.yaml").read_text()
     assert load_cassette(isolated / "new.yaml").description == "recorded with <SCRUBBED>"
+
+
+COMMENT_KEYS = ("sk-proj-" + "HeaderComment0123456789abcdEF", "ghp_" + "a1B2" * 9,
+                "sk-proj-" + "EntryComment0123456789abcdEFGH")
+
+
+def _with_secret_comments(path: Path) -> str:
+    header, entry, inside = COMMENT_KEYS
+    text = path.read_text()
+    text = text.replace("version: 1\n", f"version: 1  # {header}\n", 1)
+    text = text.replace("match_on:\n", f"match_on:  # token {entry}\n", 1)
+    text = text.replace("  - id: e1\n", f"  - id: e1\n    # {inside}\n", 1)
+    path.write_text(text)
+    return text
+
+
+def test_lint_and_scrub_find_a_secret_in_any_comment_of_the_file(
+    invoke: Invoke, isolated: Path
+) -> None:
+    path = write_cassette(isolated / "c.yaml", [(request("q1"), [], GOOD_CODE),
+                                                (request("q2"), [], GOOD_CODE)])
+    text = _with_secret_comments(path)
+    lines = [n for n, line in enumerate(text.splitlines(), 1)
+             if any(key in line for key in COMMENT_KEYS)]
+    assert len(lines) == 3
+
+    linted = invoke("lint", str(path))
+    assert linted.exit_code == 1
+    assert [f"c.yaml:{n}: secret: a comment stores a secret" in linted.stdout
+            for n in lines] == [True, True, True]
+
+    scrubbed = invoke("scrub", str(path))
+    assert scrubbed.exit_code == 0, scrubbed.output
+    assert "scrubbed 3 comments" in scrubbed.stdout
+    after = path.read_text()
+    assert not any(key in after for key in COMMENT_KEYS)
+    assert after.startswith("version: 1  # <SCRUBBED>\n")  # the comment stays, scrubbed
+    assert [e.code for e in load_cassette(path).entries] == [GOOD_CODE, GOOD_CODE]
+    assert invoke("lint", str(path)).exit_code == 0
+    assert "no secrets found (untouched)" in invoke("scrub", str(path)).stdout
+
+
+def test_lint_fix_scrubs_a_secret_in_a_header_comment(invoke: Invoke, isolated: Path) -> None:
+    path = write_cassette(isolated / "c.yaml", [(request("q1"), [], GOOD_CODE)])
+    _with_secret_comments(path)
+    invoke("lint", "--fix", str(path))
+    assert not any(key in path.read_text() for key in COMMENT_KEYS)

@@ -185,8 +185,7 @@ class CassetteEdit:
         if cassette.description is not None:
             cassette.description = scrubber.text(cassette.description)
         layout = self._layout()
-        if layout is not None:
-            self._touch_secrets(layout, scrubber)
+        secret_outside = layout is not None and self._touch_secrets(layout, scrubber)
         rewritten = [e for e in cassette.entries if self._is_new(e)]
         for entry in rewritten if layout is not None else cassette.entries:
             scrub_entry(entry, scrubber)
@@ -210,7 +209,7 @@ class CassetteEdit:
             self.written = dump_cassette(cassette)
             return self.written
         torn = layout.end < len(layout.text)
-        changed = bool(rewritten) or removed or header != self._header or torn
+        changed = bool(rewritten) or removed or header != self._header or torn or secret_outside
         if not changed:
             self.written = None
             return None
@@ -240,16 +239,20 @@ class CassetteEdit:
             last = max(last, index)
         return moved
 
-    def _touch_secrets(self, layout: Layout, scrubber: Scrubber) -> None:
-        """Mark entries whose text holds a secret (one pass over the file's text)."""
-        if not layout.items:
-            return
-        starts = [span.start for span in layout.items]
+    def _touch_secrets(self, layout: Layout, scrubber: Scrubber) -> bool:
+        """Mark entries whose text holds a secret (one pass over the file's text); True
+        when a secret sits outside every entry (a header line or a comment between)."""
+        items = layout.items or []
+        starts = [span.start for span in items]
         ids = list(self._original)
+        outside = False
         for offset in scrubber.secret_starts(layout.text[: layout.end]):
             index = bisect.bisect_right(starts, offset) - 1
-            if index >= 0 and offset < layout.items[index].end:
+            if index >= 0 and offset < items[index].end:
                 self._touched.add(ids[index])
+            else:
+                outside = True
+        return outside
 
 
 class _Splicer:
@@ -286,8 +289,8 @@ class _Splicer:
             ):
                 if name in self.after:
                     out.append(yamlio.dump({name: self.after[name]}))
-            else:
-                out.append(self.text[span.start : span.end])
+            else:  # kept as written, a secret in its comment replaced
+                out.append(self.scrubber.text(self.text[span.start : span.end]))
             if name == "version" and added:
                 out.append(yamlio.dump({k: self.after[k] for k in added}))
                 added = []
