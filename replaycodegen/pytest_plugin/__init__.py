@@ -31,6 +31,7 @@ from ._report import (
     CodegenLedger,
     build_reports,
     render,
+    render_dry_run,
     unused_count,
 )
 from ._settings import add_options, cache_choice, check_api_key, read_settings
@@ -190,3 +191,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     if not _is_worker(config):
         render_lifecycle(terminalreporter, identity(config), written[0] if written else None,
                          written[1] if written else None, state.ledger)
+    if not _is_worker(config) and state.settings.dry_run and state.settings.records:
+        render_dry_run(terminalreporter, state.ledger, root=config.rootpath)

@@ -71,6 +71,15 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
         ids, changes = ([], False) if known else _in_memory_ids(handle)
         tallies.add_use(use, test_id, entry_ids=None if known else ids, changes=changes,
                         misses=notes)
+    would = getattr(handle.generator, "would_call", ())
+    if would and handle.path is not None:
+        from replaycodegen.cassette.scrub import Scrubber
+
+        scrub = Scrubber().text
+        plugin_state(config).ledger.would_call.extend(
+            {"test": scrub(test_id), "cassette": scrub(str(handle.path)),
+             "query": scrub(request.user_query), "attempt": len(chain) + 1, "why": why}
+            for request, chain, why in would)
     writer = ledger_writer(config)
     if writer is None or not missed or handle.path is None:
         return

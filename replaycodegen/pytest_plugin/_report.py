@@ -55,6 +55,9 @@ class CodegenLedger:
         """Deselected test -> the cassette it would use."""
         self.modules: set[str] = set()
         """Test modules collected (for the cassette folders the run covers)."""
+        self.would_call: list[dict[str, Any]] = []
+        """Dry run: each call that would have gone live (test, cassette, query, attempt,
+        why), scrubbed."""
 
     def add_use(self, use: CassetteUse, test_id: str, *, entry_ids: list[str] | None = None,
                 changes: bool = False, misses: list[dict[str, Any]] | None = None) -> None:
@@ -83,6 +86,7 @@ class CodegenLedger:
             "passed": sorted(self.passed),
             "entries": self.entries, "tests": self.tests, "collected": sorted(self.collected),
             "deselected": self.deselected, "modules": sorted(self.modules),
+            "would_call": self.would_call,
         }
 
     def merge_wire(self, data: dict[str, Any]) -> None:
@@ -103,6 +107,7 @@ class CodegenLedger:
         self.collected.update(data.get("collected", ()))
         self.deselected.update(data.get("deselected", {}))
         self.modules.update(data.get("modules", ()))
+        self.would_call.extend(data.get("would_call", ()))
 
 
 @dataclass
@@ -160,6 +165,29 @@ def _show(path: str, root: Path) -> str:
         return os.path.relpath(path, root)
     except ValueError:
         return path
+
+
+MAX_CALLS_SHOWN = 20
+
+
+def render_dry_run(reporter: pytest.TerminalReporter, ledger: CodegenLedger, *,
+                   root: Path) -> None:
+    """A dry run's list of the calls that would have gone live (nothing was called)."""
+    calls = sorted(ledger.would_call, key=lambda c: (c["test"], c["attempt"]))
+    reporter.write_sep("=", "replaycodegen dry run")
+    if not calls:
+        reporter.write_line("no call would have gone live: every request is in its cassette")
+        return
+    cassettes = {c["cassette"] for c in calls}
+    reporter.write_line(
+        f"{plural(len(calls), 'call')} would have gone live, into "
+        f"{plural(len(cassettes), 'cassette')} (nothing was called or written):")
+    for call in calls[:MAX_CALLS_SHOWN]:
+        reporter.write_line(
+            f"  {call['test']}: request {call['query']!r} (attempt {call['attempt']}) "
+            f"-> {_show(call['cassette'], root)} ({call['why']})")
+    if len(calls) > MAX_CALLS_SHOWN:
+        reporter.write_line(f"  ... ({len(calls) - MAX_CALLS_SHOWN} more)")
 
 
 def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, unused: str,

@@ -102,6 +102,40 @@ def test_a_dry_run_calls_nothing_writes_nothing_and_needs_no_key(
                                  "cassette); nothing was called*"])
     assert fake_server.requests == []
     assert not (root / "cassettes").exists()
+    result.stdout.fnmatch_lines([
+        "*= replaycodegen dry run =*",
+        "3 calls would have gone live, into 1 cassette (nothing was called or written):",
+        "  test_three.py::test_ask?beam current?: request 'beam current' (attempt 1) -> "
+        "cassettes/test_three/shared.yaml (not in the cassette)",
+        "  test_three.py::test_ask?beam energy?: request 'beam energy' (attempt 1) -> *",
+        "  test_three.py::test_ask?vacuum?: request 'vacuum' (attempt 1) -> *",
+    ])
+
+
+def test_a_dry_run_across_xdist_workers_lists_every_call_once(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    make_project(pytester, test_three=THREE)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--codegen-record-mode=new_episodes", "--codegen-dry-run",
+        f"--codegen-base-url={fake_server.base_url}")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["3 calls would have gone live, into 1 cassette*"])
+    assert sum("(attempt 1) ->" in line for line in result.stdout.lines) == 3
+    assert fake_server.requests == []
+
+
+def test_the_token_budget_holds_in_the_plugin(
+    pytester: pytest.Pytester, fake_server: FakeOpenAIServer, api_key: str
+) -> None:
+    root = make_project(pytester, test_three=THREE)
+    result = pytester.runpytest("--codegen-record-mode=new_episodes", "--codegen-max-tokens=1",
+                                f"--codegen-base-url={fake_server.base_url}")
+    result.assert_outcomes(passed=1, failed=2)
+    assert len(fake_server.requests) == 1  # the first call's tokens used the budget up
+    assert len(codes_by_query(root / "cassettes/test_three/shared.yaml")) == 1
+    result.stdout.fnmatch_lines(["*BudgetExceeded: recording budget used up: *max tokens*"])
 
 
 def test_rewrite_keeps_hand_entries(pytester: pytest.Pytester, fake_server: FakeOpenAIServer,

@@ -158,6 +158,16 @@ def test_cli_max_calls_names_what_was_left_unrecorded(server: FakeOpenAIServer,
     assert "3 already recorded (replayed, no call)" in out
 
 
+def test_cli_max_tokens_stops_once_the_tokens_are_used_up(server: FakeOpenAIServer,
+                                                         tmp_path: Path) -> None:
+    code, _, err = _record(tmp_path, server, "--max-tokens", "1")
+    assert code == 1
+    assert len(server.requests) == 1  # the first answer's usage spent the whole budget
+    assert len(load_cassette(tmp_path / "c.yaml")) == 1
+    assert "the recording budget stopped 4 requests after 1 live call" in err
+    assert "not recorded: request 'q" in err and "Raise --max-calls/--max-tokens" in err
+
+
 def test_cli_dry_run_needs_no_key_lists_the_calls_and_creates_nothing(
     server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
