@@ -137,22 +137,44 @@ def _reindent(chunk: str, source: str, target: str) -> str:
 _ID_LINE = r"^(\s*-\s+id:\s*)(['\"]?){old}\2(\s*(?:#.*)?)$"
 
 
-def _renumber(chunk: str, entry: Entry, new_id: str, indent: str) -> str:
+def _renumber(chunk: str, entry: Entry, renames: dict[str, str], indent: str) -> str:
+    """The entry's chunk with its id and its references (``derived_from``,
+    ``meta.crafted_from``) renamed as ``renames`` says; the chunk as it is if none applies."""
+    new_id = renames.get(entry.id, entry.id)
+    crafted_from = entry.meta.get("crafted_from")
+    refs = entry.derived_from in renames or (
+        isinstance(crafted_from, str) and crafted_from in renames)
+    if new_id == entry.id and not refs:
+        return chunk
     pattern = re.compile(_ID_LINE.format(old=re.escape(entry.id)), re.MULTILINE)
-    if entry.derived_from is None and len(pattern.findall(chunk)) == 1:
+    if entry.derived_from is None and not refs and len(pattern.findall(chunk)) == 1:
         return pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{new_id}{m.group(2)}{m.group(3)}",
                            chunk, count=1)
     entry.id = new_id
+    if entry.derived_from in renames:
+        entry.derived_from = renames[entry.derived_from]
+    if isinstance(crafted_from, str) and crafted_from in renames:
+        entry.meta["crafted_from"] = renames[crafted_from]
     return dump_entry(entry, indent)
 
 
 def _next_id(entry_id: str, used: set[str]) -> str:
-    """The first free ``<prefix>N`` after the ids in use (``e4`` after ``e1``..``e3``)."""
+    """The first free ``<prefix>N`` after the highest in use (``e4`` after ``e1``..``e3``)."""
     prefix = re.sub(r"\d+$", "", entry_id) or "e"
-    n = len(used) + 1
+    numbered = re.compile(rf"{re.escape(prefix)}(\d+)")
+    n = max((int(m.group(1)) for u in used if (m := numbered.fullmatch(u))), default=0) + 1
     while f"{prefix}{n}" in used:
         n += 1
     return f"{prefix}{n}"
+
+
+def _new_id(entry_id: str, used: set[str], renames: dict[str, str]) -> str:
+    """A free id for an entry added on their side whose id is taken: a derived id follows
+    its renamed source (``e3-inject-x`` -> ``e5-inject-x`` when ``e3`` became ``e5``)."""
+    for old, new in renames.items():
+        if entry_id.startswith(f"{old}-") and (candidate := new + entry_id[len(old):]) not in used:
+            return candidate
+    return _next_id(entry_id, used)
 
 
 def _header_data(c: Cassette) -> tuple[Any, ...]:
@@ -214,17 +236,22 @@ def merge(base_text: str, ours_text: str, theirs_text: str, *, marker_size: int 
             pieces.append(conflict(None, tc(t_ids[ident]),
                                    f"entry {b_e[i].id}: deleted in ours, changed in theirs"))
     used = {e.id for e in o_e} | {e.id for e in t_e if identity_of(e) in b_ids}
+    added = [i for ident, i in t_ids.items() if ident not in b_ids and ident not in o_ids]
     renumbered: dict[str, str] = {}
-    for ident, i in t_ids.items():  # added in theirs only
-        if ident in b_ids or ident in o_ids:
-            continue
-        entry, chunk = t_e[i], tc(i)
-        if entry.id in used:
-            new_id = _next_id(entry.id, used)
-            renumbered[entry.id] = new_id
-            chunk = _renumber(chunk, entry, new_id, ours.indent)
-        used.add(renumbered.get(entry.id, entry.id))
-        pieces.append(_Piece(chunk))
+    for i in added:  # first every new id, so that references to a renamed entry follow it
+        entry_id = t_e[i].id
+        if entry_id in used:
+            renumbered[entry_id] = _next_id(entry_id, used)
+        used.add(renumbered.get(entry_id, entry_id))
+    for i in added:  # then ids derived from a renamed one (``e3-inject-x``) follow it
+        entry_id, source = t_e[i].id, t_e[i].derived_from
+        if entry_id not in renumbered and source in renumbered and entry_id.startswith(
+            f"{source}-"
+        ):
+            renumbered[entry_id] = _new_id(entry_id, used, renumbered)
+            used.add(renumbered[entry_id])
+    for i in added:
+        pieces.append(_Piece(_renumber(tc(i), t_e[i], renumbered, ours.indent)))
     header, conflicts = _merge_header(base, ours, theirs, conflict)
     conflicts += [p.conflict for p in pieces if p.conflict]
     body = "".join(p.text for p in pieces)

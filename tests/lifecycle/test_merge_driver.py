@@ -151,3 +151,33 @@ def test_a_version_that_is_not_a_cassette_is_merged_as_text(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert "merging it as text (git merge-file)" in done.stderr
     assert ours.read_text() == "zero\none\ntwo\nthree\nfour\n"
+
+
+def test_a_renumbered_entry_takes_the_entries_crafted_from_it_along(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from replaycodegen.cli import cli
+
+    base = tmp_path / "base.yaml"
+    write_cassette(base, {"q1": "results = {'v': 1}", "q2": "results = {'v': 2}"})
+    ours, theirs = tmp_path / "ours.yaml", tmp_path / "theirs.yaml"
+    ours.write_text(base.read_text())
+    theirs.write_text(base.read_text())
+    assert add_entry(ours, "q3", "results = {'v': 3}") == "e3"
+    assert add_entry(theirs, "q4", "results = {'v': 4}") == "e3"  # the same new id
+    crafted = CliRunner().invoke(cli, ["craft", str(theirs), "--entry", "e3",
+                                       "--inject", "syntax_error"])
+    assert crafted.exit_code == 0, crafted.output
+
+    result = merge(base.read_text(), ours.read_text(), theirs.read_text())
+    assert result.clean
+    assert result.renumbered == {"e3": "e4", "e3-inject-syntax_error": "e4-inject-syntax_error"}
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(result.text)
+    entries = {e.id: e for e in load_cassette(merged).entries}
+    assert entries["e3"].code.strip() == "results = {'v': 3}"  # ours, untouched
+    assert entries["e4"].code.strip() == "results = {'v': 4}"  # theirs (now the retry)
+    derived = entries["e4-inject-syntax_error"]
+    assert derived.derived_from == "e4"  # follows its source, not ours' unrelated e3
+    assert derived.meta.get("crafted_from") == "e4"
+    assert entries["e4"].derived_from == "e4"
