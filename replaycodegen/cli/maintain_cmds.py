@@ -96,7 +96,8 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
             if not as_json:
                 out.echo(result.load_error.skipped)
             reports.append({"path": str(path), "loaded": False, "skipped": True,
-                            "error": result.load_error.skipped, "findings": [], "fixed": []})
+                            "reason": result.load_error.skipped, "error": None,
+                            "findings": [], "fixed": []})
             continue
         if result.load_error is not None:
             load_error = str(for_reading(result.load_error))
@@ -130,14 +131,16 @@ def lint(state: State, paths: tuple[str, ...], fix: bool, as_json: bool,
     errors = sum(1 for r in counted if r["error"] is not None)
     unloadable = sum(1 for r in counted if not r["loaded"])
     clean = sum(1 for r in counted if r["loaded"] and not r["findings"] and not r["error"])
+    skipped = len(reports) - len(counted)
     if as_json:
-        out.json({"files": reports, "checked": len(reports), "clean": clean,
+        out.json({"files": reports, "checked": len(counted), "clean": clean,
                   "findings": remaining, "fixed": sum(len(r["fixed"]) for r in reports),
-                  "unloadable": unloadable, "errors": errors})
+                  "unloadable": unloadable, "errors": errors, "skipped": skipped})
     elif remaining or len(files) > 1 or not errors:
-        out.echo(f"{plural(len(files), 'file')} checked: {clean} clean, "
+        out.echo(f"{plural(len(counted), 'file')} checked: {clean} clean, "
                  f"{plural(remaining, 'finding')}"
-                 + (f", {unloadable} not loadable" if unloadable else ""))
+                 + (f", {unloadable} not loadable" if unloadable else "")
+                 + (f", {skipped} skipped (not replaycodegen cassettes)" if skipped else ""))
     _finish(errors, remaining)
 
 

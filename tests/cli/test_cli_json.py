@@ -291,4 +291,9 @@ def test_lint_json_does_not_count_a_skipped_vcrpy_cassette(invoke: Invoke, sampl
     assert result.exit_code == 0
     data = document(result)
     assert [f.get("skipped", False) for f in data["files"]] == [False, True]
-    assert (data["checked"], data["clean"], data["unloadable"], data["errors"]) == (2, 1, 0, 0)
+    assert (data["checked"], data["clean"], data["unloadable"], data["errors"],
+            data["skipped"]) == (1, 1, 0, 0, 1)
+    assert data["files"][1]["error"] is None and "vcrpy" in data["files"][1]["reason"]
+    assert data["errors"] == sum(f["error"] is not None for f in data["files"])
+    text = invoke("lint", str(sample), "http.yaml").stdout
+    assert "1 file checked: 1 clean, 0 findings, 1 skipped (not replaycodegen cassettes)" in text
