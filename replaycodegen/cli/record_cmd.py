@@ -31,7 +31,7 @@ from replaycodegen.cli.status_cmd import freshness_options
 from replaycodegen.plural import plural
 
 if TYPE_CHECKING:
-    from replaycodegen.cli.record_runner import RunResult
+    from replaycodegen.cli.record_runner import Job, RunResult
     from replaycodegen.generation.call_gate import CallGate
     from replaycodegen.generation.recording import RecordingCodeGenerator
     from replaycodegen.models import PythonExecutionRequest
@@ -193,7 +193,7 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
                 config_for: Callable[[int], dict[str, Any]], approve: bool, jobs: int) -> None:
     import asyncio
 
-    from replaycodegen.cli.record_runner import Job, run_jobs
+    from replaycodegen.cli.record_runner import run_jobs
 
     out = state.out
     mode = recorder.record_mode.value
@@ -202,7 +202,7 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
                     + (" - dry run" if recorder.dry_run else ""))
         out.echo(f"query: {requests[0].user_query}")
     started = time.perf_counter()
-    work = [Job(n, request, recorder) for n, request in enumerate(requests, 1)]
+    work = _unique_jobs(state, recorder, requests)
     try:
         run = asyncio.run(run_jobs(state, work, gate=gate, config_for=config_for,
                                    approve=approve, concurrency=jobs))
@@ -224,6 +224,26 @@ def _record_new(state: State, recorder: RecordingCodeGenerator, gate: CallGate,
         return
     _summary(state, summary, run, recorder)
     finish(run, recorder.budget)
+
+
+def _unique_jobs(state: State, recorder: RecordingCodeGenerator,
+                 requests: list[PythonExecutionRequest]) -> list[Job]:
+    """A job per distinct request: one listed twice (the same key) is recorded once, not
+    twice at once by two jobs."""
+    from replaycodegen.cli.record_runner import Job
+
+    first: dict[str, int] = {}
+    work = []
+    for n, request in enumerate(requests, 1):
+        key = recorder.cassette.key_for(request, [])
+        if key in first:
+            if not state.as_json:
+                state.out.warning(f"request {n} is request {first[key]} again (the same "
+                                  f"{', '.join(recorder.cassette.match_on)}): recorded once")
+            continue
+        first[key] = n
+        work.append(Job(n, request, recorder))
+    return work
 
 
 def _dry_run_report(state: State, recorder: RecordingCodeGenerator) -> None:

@@ -221,3 +221,20 @@ def test_the_progress_bar_shows_done_total_calls_tokens_and_retries(
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert "recording 3 requests" in screen
     assert re.search(r"3/3\s+calls 3 · tokens \d+ · retries 1", screen), screen
+
+
+def test_a_request_listed_twice_is_recorded_once_even_with_jobs(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "requests.yaml"
+    path.write_text("- {user_query: q01, task_objective: answer it}\n"
+                    "- {user_query: q02, task_objective: answer it}\n"
+                    "- {user_query: q01, task_objective: answer it}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, [
+        "record", "--cassette", str(tmp_path / "c.yaml"), "--requests", str(path),
+        "--base-url", server.base_url, "--model", "fake-model", "--jobs", "2",
+    ], env={"OPENAI_API_KEY": KEY})
+    assert result.exit_code == 0, result.output
+    assert sorted(asked(server.requests)) == ["q01", "q02"]
+    assert sorted(recorded_queries(tmp_path / "c.yaml")) == ["q01", "q02"]
+    assert "request 3 is request 1 again" in result.output
