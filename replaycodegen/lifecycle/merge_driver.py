@@ -168,15 +168,6 @@ def _next_id(entry_id: str, used: set[str]) -> str:
     return f"{prefix}{n}"
 
 
-def _new_id(entry_id: str, used: set[str], renames: dict[str, str]) -> str:
-    """A free id for an entry added on their side whose id is taken: a derived id follows
-    its renamed source (``e3-inject-x`` -> ``e5-inject-x`` when ``e3`` became ``e5``)."""
-    for old, new in renames.items():
-        if entry_id.startswith(f"{old}-") and (candidate := new + entry_id[len(old):]) not in used:
-            return candidate
-    return _next_id(entry_id, used)
-
-
 def _header_data(c: Cassette) -> tuple[Any, ...]:
     return c.description, tuple(c.match_on), c.repeat_last
 
@@ -243,12 +234,13 @@ def merge(base_text: str, ours_text: str, theirs_text: str, *, marker_size: int 
         if entry_id in used:
             renumbered[entry_id] = _next_id(entry_id, used)
         used.add(renumbered.get(entry_id, entry_id))
-    for i in added:  # then ids derived from a renamed one (``e3-inject-x``) follow it
+    for i in added:  # then ids derived from a renamed one follow it: e3-inject-x -> e4-inject-x
         entry_id, source = t_e[i].id, t_e[i].derived_from
-        if entry_id not in renumbered and source in renumbered and entry_id.startswith(
+        if source in renumbered and entry_id not in renumbered and entry_id.startswith(
             f"{source}-"
         ):
-            renumbered[entry_id] = _new_id(entry_id, used, renumbered)
+            follows = renumbered[source] + entry_id[len(source):]
+            renumbered[entry_id] = follows if follows not in used else _next_id(entry_id, used)
             used.add(renumbered[entry_id])
     for i in added:
         pieces.append(_Piece(_renumber(tc(i), t_e[i], renumbered, ours.indent)))

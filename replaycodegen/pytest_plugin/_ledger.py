@@ -73,9 +73,9 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
                         misses=notes)
     would = getattr(handle.generator, "would_call", ())
     if would and handle.path is not None:
-        from replaycodegen.cassette.scrub import Scrubber
+        from replaycodegen.cassette.scrub import environment_scrubber
 
-        scrub = Scrubber().text
+        scrub = environment_scrubber().text
         plugin_state(config).ledger.would_call.extend(
             {"test": scrub(test_id), "cassette": scrub(str(handle.path)),
              "query": scrub(request.user_query), "attempt": len(chain) + 1, "why": why}

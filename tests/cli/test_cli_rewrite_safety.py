@@ -149,3 +149,17 @@ def test_lint_fix_scrubs_a_secret_in_a_header_comment(invoke: Invoke, isolated: 
     _with_secret_comments(path)
     invoke("lint", "--fix", str(path))
     assert not any(key in path.read_text() for key in COMMENT_KEYS)
+
+
+def test_scrub_json_names_the_comment_lines_it_scrubbed(invoke: Invoke, isolated: Path) -> None:
+    import json
+
+    path = write_cassette(isolated / "c.yaml", [(request("q1"), [], GOOD_CODE)])
+    text = _with_secret_comments(path)
+    lines = [n for n, line in enumerate(text.splitlines(), 1)
+             if any(key in line for key in COMMENT_KEYS)]
+    data = json.loads(invoke("scrub", "--json", str(path)).stdout)
+    (record,) = data["files"]
+    assert record["comment_lines"] == lines and len(lines) == 3
+    assert record["untouched"] is False
+    assert not any(key in path.read_text() for key in COMMENT_KEYS)

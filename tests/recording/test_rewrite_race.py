@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,9 @@ def test_the_recorders_rewrite_mode_drops_only_what_it_read(
     import subprocess
 
     from replaycodegen import PythonExecutionRequest, load_cassette
+    from replaycodegen.cassette.model import Entry
     from replaycodegen.cassette.writing import in_place
+    from replaycodegen.cassette.writing.store import CassetteStore
     from replaycodegen.generation import RecordingCodeGenerator
 
     path, stop = tmp_path / "race.yaml", tmp_path / "stop"
@@ -44,11 +47,10 @@ def test_the_recorders_rewrite_mode_drops_only_what_it_read(
     removed: set[str] = set()
     reset = in_place.reset_keeping_kept
 
-    def spy(*args: object, **kwargs: object) -> list[object]:
-        dropped = reset(*args, **kwargs)  # type: ignore[arg-type]
-        removed.update(str(getattr(e, "request", {}).get("user_query")) for e in dropped
-                       if getattr(e, "request", None))
-        return dropped  # type: ignore[return-value]
+    def spy(store: CassetteStore, **kwargs: Any) -> list[Entry]:
+        dropped = reset(store, **kwargs)
+        removed.update(str(e.request["user_query"]) for e in dropped if e.request)
+        return dropped
 
     monkeypatch.setattr(in_place, "reset_keeping_kept", spy)
 

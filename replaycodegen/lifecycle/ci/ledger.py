@@ -81,9 +81,9 @@ def make_record(*, cassette: str, root: str, test: str, request: PythonExecution
                 reason: str, closest: Sequence[str], shard: str, run_id: str) -> MissRecord:
     """A ledger line for one miss, scrubbed of secrets (the test id too: a key can sit in a
     parametrize id, and the ledger is a CI artifact)."""
-    from replaycodegen.cassette.scrub import Scrubber
+    from replaycodegen.cassette.scrub import environment_scrubber
 
-    scrubber = Scrubber()
+    scrubber = environment_scrubber()
     raw_request = request.model_dump(mode="json")
     raw_chain = chain_data(chain)
     clean_request, clean_chain = scrubber.data(raw_request), scrubber.data(raw_chain)
