@@ -15,8 +15,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
-
 WORKERINPUT_KEY = "replaycodegen_claims_dir"
 
 
@@ -40,6 +38,8 @@ class SessionClaims:
         ``decide()`` (and its side effects) while holding the lock."""
         name = hashlib.sha256(str(cassette).encode("utf-8")).hexdigest()[:32]
         claim = self.directory / f"{name}.claim"
+        from filelock import FileLock  # only recording sessions decide anything
+
         with FileLock(str(claim) + ".lock"):
             if claim.exists():
                 return claim.read_text(encoding="utf-8")

@@ -24,15 +24,14 @@ WRITER_KEY = pytest.StashKey["LedgerWriter"]()
 def _in_memory_ids(handle: GeneratorInUse) -> tuple[list[str], bool]:
     """The entry ids of the test's cassette as it is in memory, and whether the test may
     have changed it (recording)."""
-    from replaycodegen.generation.recording import RecordingCodeGenerator
+    from ._generators import as_recorder
 
-    gen = handle.generator
-    cassette: Cassette | None = (gen.cassette if isinstance(gen, RecordingCodeGenerator)
-                                 else getattr(gen, "file_cassette", None))
+    recorder = as_recorder(handle.generator)
+    cassette: Cassette | None = (recorder.cassette if recorder is not None
+                                 else getattr(handle.generator, "file_cassette", None))
     if cassette is None:
         return [], False
-    return [e.id for e in cassette.entries if e.id not in handle.dropped], \
-        isinstance(gen, RecordingCodeGenerator)
+    return [e.id for e in cassette.entries if e.id not in handle.dropped], recorder is not None
 
 
 def _key(call: MissedCall, match_on: Sequence[str]) -> str:

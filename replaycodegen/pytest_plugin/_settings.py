@@ -226,11 +226,11 @@ def _count(config: pytest.Config, name: str) -> int | None:
 
 
 def _max_age(config: pytest.Config) -> _dt.timedelta | None:
-    from replaycodegen.lifecycle.freshness.expiry import parse_max_age
-
     text = _cli(config, "max_age") or _ini(config, "max_age")
     if text is None:
         return None
+    from replaycodegen.lifecycle.freshness.expiry import parse_max_age
+
     try:
         return parse_max_age(text)
     except ValueError as exc:
