@@ -1,23 +1,29 @@
-"""Block live HTTP calls (to an LLM or anything else) while cassettes are replayed.
+"""Block live network calls (to an LLM or anything else) while cassettes are replayed.
 
-:func:`block_live_llm_calls` puts vcrpy's stubs for httpx2, httpx, requests, urllib3,
-aiohttp and http.client in place, over an empty in-memory cassette. A request to a host
-that is not allowed raises :class:`LiveCallBlocked` inside the HTTP client, before any DNS
-lookup or connection. Loopback hosts are allowed by default, so local fake servers keep
-working. vcrpy is imported when the guard is first entered, never when this module is.
+:func:`block_live_llm_calls` guards in two layers, both process-wide while it is active:
 
-The stubs are built once per process (:class:`_Patches`); entering the guard only swaps
-them in and out, so a guard per test costs microseconds. Guards nest (the innermost one
-decides and names its cassette). A guard entered while another vcrpy cassette is in place
-(pytest-recording's ``vcr`` marker, ``vcr.use_cassette``) steps aside: that cassette
-already decides what each request gets, and stubs on top of it would send its requests
-past it to the network.
+- **sockets** (``guard_sockets``): resolving a host that is not allowed, or connecting to
+  an internet address that is not, raises :class:`LiveCallBlocked` ("live connection to
+  HOST:PORT"), before any DNS query. It covers every client, imports nothing and costs a
+  few attribute swaps;
+- **HTTP** (vcrpy's stubs for httpx2, httpx, requests, urllib3, aiohttp and http.client,
+  over an empty in-memory cassette): a request to a host that is not allowed raises
+  :class:`LiveCallBlocked` inside the HTTP client, naming its method and URL. Built the
+  first time a guard is entered after one of those libraries was imported (vcrpy itself
+  is imported then, never when this module is), then swapped in and out per guard.
+
+Loopback hosts are allowed by default, so local fake servers keep working. Guards nest
+(the innermost one decides and names its cassette). A guard entered while another vcrpy
+cassette is in place (pytest-recording's ``vcr`` marker, ``vcr.use_cassette``) steps
+aside: that cassette already decides what each request gets, and stubs on top of it
+would send its requests past it to the network.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -25,11 +31,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from replaycodegen.errors import ReplayCodegenError
+from replaycodegen.guard_sockets import SocketTripwire, foreign_vcr_cassette
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 """Hosts the guard lets through unless told otherwise: local fake or model servers."""
 
 RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
+
+HTTP_MODULES: tuple[str, ...] = (
+    "http.client", "urllib3", "requests", "httpx", "httpx2", "aiohttp", "botocore",
+    "tornado", "httplib2",
+)
+"""Clients vcrpy's stubs cover: the HTTP layer is built once one of them is imported."""
+CONNECT = "CONNECT"
+"""The ``method`` of a call the socket layer blocked (its ``url`` is ``host:port``)."""
 
 _IN_MEMORY_PATH = "<replaycodegen guard: in-memory, never saved>"
 _ABSENT = object()
@@ -57,8 +72,9 @@ class LiveCallBlocked(ReplayCodegenError):
         self.cassette_path = cassette_path
         self.record_mode = record_mode
         self.fix = fix if fix is not None else default_fix(cassette_path)
+        what = f"connection to {url}" if method == CONNECT else f"HTTP call to {method} {url}"
         super().__init__(
-            f"replaycodegen: live HTTP call to {method} {url} blocked in record mode "
+            f"replaycodegen: live {what} blocked in record mode "
             f"'{record_mode}' (cassette {cassette_path or 'none given'}). Replay must not "
             f"reach a live LLM. {self.fix}"
         )
@@ -138,15 +154,40 @@ def block_live_llm_calls(
         guard.stepped_aside = True
         yield guard
         return
-    with _patches().active(guard):
+    with ExitStack() as layers:
+        if _PATCHES is not None or (_http_library_imported() and vcr_installed()):
+            layers.enter_context(_patches().active(guard))
+            if guard.stepped_aside:
+                yield guard
+                return
+        layers.enter_context(_TRIPWIRE.active(guard))
         yield guard
+
+
+def _http_library_imported() -> bool:
+    modules = sys.modules
+    return any(name in modules for name in HTTP_MODULES)
+
+
+_VCR_INSTALLED: bool | None = None
+
+
+def vcr_installed() -> bool:
+    """Whether vcrpy can be imported (asked once; without it only the socket layer guards)."""
+    global _VCR_INSTALLED
+    if _VCR_INSTALLED is None:
+        import importlib.util
+
+        try:
+            _VCR_INSTALLED = importlib.util.find_spec("vcr") is not None
+        except (ImportError, ValueError):  # ValueError: sys.modules["vcr"] is None
+            _VCR_INSTALLED = False
+    return _VCR_INSTALLED
 
 
 def _vcr_cassette_in_place() -> bool:
     """A vcrpy cassette's stubs are in place (before the guard's own exist)."""
-    import http.client
-
-    return getattr(http.client.HTTPConnection, "cassette", None) is not None
+    return foreign_vcr_cassette(lambda: None)
 
 
 class _Patches:
@@ -184,13 +225,8 @@ class _Patches:
         host = (getattr(request, "host", "") or "").lower()
         if host in guard.allow_hosts:
             return None
-        blocked = LiveCallBlocked(
-            method=str(getattr(request, "method", "?")),
-            url=_without_query(str(getattr(request, "uri", ""))),
-            cassette_path=guard.cassette_path,
-            record_mode=guard.record_mode,
-            fix=guard.fix() if callable(guard.fix) else guard.fix,
-        )
+        blocked = _blocked(guard, str(getattr(request, "method", "?")),
+                           _without_query(str(getattr(request, "uri", ""))))
         guard.blocked.append(blocked)
         raise blocked
 
@@ -237,7 +273,17 @@ class _Patches:
                 getattr(remover, "_connection_pool_to_connections", {}).clear()
 
 
+def _blocked(guard: LiveCallGuard, method: str, url: str) -> LiveCallBlocked:
+    return LiveCallBlocked(method=method, url=url, cassette_path=guard.cassette_path,
+                           record_mode=guard.record_mode,
+                           fix=guard.fix() if callable(guard.fix) else guard.fix)
+
+
 _PATCHES: _Patches | None = None
+_TRIPWIRE = SocketTripwire(
+    lambda guard, where: _blocked(guard, CONNECT, where),
+    lambda: foreign_vcr_cassette(lambda: _PATCHES.cassette if _PATCHES is not None else None),
+)
 
 
 def _patches() -> _Patches:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,14 +32,12 @@ def demo_cassette_path() -> Path:
 
 @contextlib.contextmanager
 def offline_guard(cassette_path: str) -> Iterator[bool]:
-    """Block live HTTP calls while replaying (when vcrpy is installed); yields whether on."""
-    if importlib.util.find_spec("vcr") is None:
-        yield False
-        return
-    from replaycodegen.guard import block_live_llm_calls
+    """Block live calls while replaying; yields whether vcrpy's HTTP layer is available
+    (without it the socket layer alone guards)."""
+    from replaycodegen.guard import block_live_llm_calls, vcr_installed
 
     with block_live_llm_calls(cassette_path, "none"):
-        yield True
+        yield vcr_installed()
 
 
 def _source(behavior: str | None, cassette: str | None) -> tuple[Cassette, str, str]:
@@ -153,9 +150,10 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
     printer = AttemptPrinter(out, quiet=as_json)
     generator = ObservedGenerator(MockCodeGenerator(cassette=replayed), printer.on_code)
     service = PythonExecutorService(generator)
-    with offline_guard(guard_path) as guarded:
-        if not guarded and not as_json:
-            out.echo(out.dim("(vcrpy is not installed: live HTTP calls are not blocked)"))
+    with offline_guard(guard_path) as with_vcr:
+        if not with_vcr and not as_json:
+            out.echo(out.dim("(vcrpy is not installed: live calls are blocked at the socket "
+                             "level only)"))
         config = service_config("run", timeout, execution_root, isolation)
         outcome = asyncio.run(drive(service, request, config, printer, approve=approve))
     error = run_error(outcome)
@@ -164,7 +162,7 @@ def run(state: State, behavior: str | None, cassette: str | None, entry: str | N
 
         emit_json({"source": name, "cassette": cassette, "behavior": behavior,
                    "request": request.model_dump(mode="json", exclude={"execution_folder_name"}),
-                   "offline_guard": guarded, **outcome_data(outcome, printer.attempts)}, error)
+                   "offline_guard": True, **outcome_data(outcome, printer.attempts)}, error)
         return
     if error is not None:
         raise error

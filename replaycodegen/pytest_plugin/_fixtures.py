@@ -55,7 +55,7 @@ def _note_legacy_name(request: pytest.FixtureRequest, choice: CassetteChoice) ->
 
 
 def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...] | None:
-    from ._generators import effective_match_on
+    from ._config import effective_match_on
 
     try:
         return effective_match_on(marker, config)
@@ -63,9 +63,10 @@ def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...]
         return None
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # as pytest-recording's vcr_config: set up once per module
 def codegen_config() -> dict[str, Any]:
-    """Settings for this test's generator; override it like pytest-recording's ``vcr_config``.
+    """Settings for this test's generator; override it like pytest-recording's ``vcr_config``
+    (an override may have any scope).
 
     Keys: ``model``, ``base_url``, ``api_key``, ``temperature``, ``max_tokens``,
     ``timeout``, ``max_retries``, ``max_errors_in_prompt`` (the real generator);
@@ -96,7 +97,8 @@ def codegen_cassette_path(request: pytest.FixtureRequest) -> Path:
 def codegen(request: pytest.FixtureRequest, codegen_config: Any) -> Iterator[CodeGenerator]:
     """The generator for this test: replays its cassette (record mode ``none``) or records
     into it through the real generator; ``behavior=`` on the marker serves a shipped one."""
-    from ._generators import checked_config, open_generator  # imported when first needed
+    from ._config import checked_config
+    from ._generators import open_generator  # imported when first needed
 
     # mode and path worked out here, not by asking for their fixtures: a fixture per test
     # costs more than the rest of the plugin's work
@@ -147,7 +149,7 @@ class GuardEveryTest:
 
     @pytest.fixture(autouse=True)
     def _codegen_guard_every_test(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        from ._generators import checked_config
+        from ._config import checked_config
 
         state = plugin_state(request.config)
         try:  # asked for only here: an overridden codegen_config may need costly fixtures

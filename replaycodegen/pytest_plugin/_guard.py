@@ -9,7 +9,6 @@ guard steps aside: that cassette answers (or refuses) every request of the test.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,14 +17,20 @@ from typing import Any
 
 import pytest
 
-from replaycodegen.guard import LOOPBACK_HOSTS, LiveCallBlocked
+from replaycodegen.guard import (
+    LOOPBACK_HOSTS,
+    LiveCallBlocked,
+    block_live_llm_calls,
+    vcr_installed,
+)
 from replaycodegen.plural import plural
 
 from ._settings import SetupError
 
 NO_VCR_WARNING = (
-    "replaycodegen: vcrpy is not installed, so live HTTP calls are not blocked while "
-    "cassettes replay; fix: pip install 'replaycodegen[vcr]'"
+    "replaycodegen: vcrpy is not installed, so live calls are blocked at the socket level "
+    "only and their message names the host and port, not the method and URL; fix: pip "
+    "install 'replaycodegen[vcr]'"
 )
 
 
@@ -44,28 +49,22 @@ class LiveCallGuards:
     """Puts the guard around tests; warns once per session when vcrpy is missing."""
 
     def __init__(self) -> None:
-        self._has_vcr: bool | None = None
         self._warned_no_vcr = False
 
-    def _vcr_installed(self) -> bool:
-        if self._has_vcr is None:
-            self._has_vcr = importlib.util.find_spec("vcr") is not None
-        if not self._has_vcr and not self._warned_no_vcr:
+    def _warn_without_vcr(self) -> None:
+        if not self._warned_no_vcr and not vcr_installed():
             self._warned_no_vcr = True
             warnings.warn(pytest.PytestWarning(NO_VCR_WARNING), stacklevel=1)
-        return self._has_vcr
 
     @contextmanager
     def around_test(self, cassette: Path | None, mode: str, config: Mapping[str, Any],
                     hosts: tuple[str, ...], fix: Callable[[], str]
                     ) -> Iterator[list[LiveCallBlocked]]:
         """Yield the list of calls blocked so far (empty and inert when not guarding)."""
-        if mode != "none" or not config.get("block_live_calls", True) or (
-                not self._vcr_installed()):
+        if mode != "none" or not config.get("block_live_calls", True):
             yield []
             return
-        from replaycodegen.guard import block_live_llm_calls
-
+        self._warn_without_vcr()
         with block_live_llm_calls(cassette, "none", allow_hosts=hosts, fix=fix) as guard:
             yield guard.blocked
 

@@ -167,14 +167,13 @@ def test_execution_root_keeps_the_attempt_folders(invoke: Invoke, tmp_path: Path
 
 def test_without_vcrpy_the_run_still_works_and_says_so(invoke: Invoke,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+    import replaycodegen.guard
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "vcr" else real(name, *a))
+    monkeypatch.setattr(replaycodegen.guard, "_VCR_INSTALLED", False)
     result = invoke("run", "--behavior", "success")
     assert result.exit_code == 0
-    assert "(vcrpy is not installed: live HTTP calls are not blocked)" in result.stdout
+    assert "(vcrpy is not installed: live calls are blocked at the socket level only)" \
+        in result.stdout
 
 
 # -- approvals and timeouts say what happened (issue 15 items 14, 15) ----------------------

@@ -136,6 +136,54 @@ def test_the_guard_stops_live_calls_in_none_mode(
     assert no_dns == []
 
 
+NO_HTTP_LIBRARY = """
+import sys
+
+async def test_replays(codegen, ask):
+    assert await codegen.generate_code(ask("q1"), []) == "results = {}"
+
+async def test_a_client_imported_in_the_test(codegen):
+    import urllib.request  # no HTTP library was imported when the guard began
+    urllib.request.urlopen("https://api.openai.com/v1/models", timeout=5)
+
+def test_zz_vcr_never_imported():
+    assert "vcr" not in sys.modules
+"""
+
+
+def test_without_http_libraries_the_socket_layer_guards_and_vcr_stays_out(
+    pytester: pytest.Pytester,
+) -> None:
+    root = make_project(pytester, test_nohttp=NO_HTTP_LIBRARY)
+    write_cassette(root / "cassettes/test_nohttp/test_replays.codegen.yaml",
+                   {"q1": "results = {}"})
+    result = pytester.runpytest_subprocess()  # a fresh interpreter: no HTTP library loaded
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*LiveCallBlocked: replaycodegen: live connection to api.openai.com:443 blocked in "
+        "record mode 'none' (cassette */test_a_client_imported_in_the_test.codegen.yaml)*",
+    ])
+
+
+def test_without_vcrpy_the_plugin_still_guards_and_says_what_it_lacks(
+    pytester: pytest.Pytester,
+) -> None:
+    make_project(pytester, test_novcr="""
+import httpx2
+
+async def test_live_call(codegen):
+    httpx2.get("https://api.openai.com/v1/models")
+""")
+    pytester.makeconftest(pytester.path.joinpath("conftest.py").read_text()
+                          + "\nimport sys\nsys.modules['vcr'] = None  # vcrpy missing\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines([
+        "*LiveCallBlocked: replaycodegen: live connection to api.openai.com:443 blocked*",
+        "*vcrpy is not installed, so live calls are blocked at the socket level only*",
+    ])
+
+
 WITHOUT_CODEGEN = """
 import openai
 
