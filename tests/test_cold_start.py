@@ -67,6 +67,31 @@ def test_a_replay_never_imports_the_recorder_store_filelock_openai_vcr_or_execut
     assert imported(data["modules"], NEVER_IMPORTED_BY_A_REPLAY) == []
 
 
+def test_a_replay_served_from_the_parsed_cassette_cache_imports_no_yaml(
+    tmp_path: Path,
+) -> None:
+    """The first process parses the behaviour and the file (PyYAML); the next one is served
+    from the cache and never imports PyYAML, nor the parser."""
+    cassette = tmp_path / "c.yaml"
+    cassette.write_text("version: 1\nentries:\n  - id: any\n    when: {}\n"
+                        "    code: 'results = {}'\n", encoding="utf-8")
+    code = f"""
+        import asyncio, json, os, sys
+        os.environ["REPLAYCODEGEN_CACHE_DIR"] = {str(tmp_path / "cache")!r}
+        from replaycodegen import MockCodeGenerator, PythonExecutionRequest
+        request = PythonExecutionRequest(user_query="q", task_objective="o",
+                                         execution_folder_name="f")
+        codes = [asyncio.run(MockCodeGenerator(behavior="success").generate_code(request, [])),
+                 asyncio.run(MockCodeGenerator(cassette={str(cassette)!r}).generate_code(
+                     request, []))]
+        print(json.dumps({{"modules": sorted(sys.modules), "codes": codes}}))
+    """
+    first, second = (json.loads(fresh(code).stdout.splitlines()[-1]) for _ in range(2))
+    assert first["codes"] == second["codes"] and second["codes"][1] == "results = {}"
+    assert "yaml" in first["modules"]
+    assert imported(second["modules"], ("yaml", "replaycodegen.cassette.loading.parse")) == []
+
+
 def test_a_miss_and_a_cassette_file_still_import_none_of_them(tmp_path: Path) -> None:
     cassette = tmp_path / "c.yaml"
     cassette.write_text("version: 1\nentries:\n  - id: later\n    when: {attempt: 3}\n"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-from replaycodegen.cassette.loading.loader import parse_cassette
+from replaycodegen.cassette.loading.loader import load_cassette
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.shipped import shipped_dir
 
@@ -34,14 +33,12 @@ def behavior_path(name: str) -> Path:
     return shipped_cassettes_dir() / "behaviors" / f"{name}.yaml"
 
 
-@functools.cache
-def _behavior_text(name: str) -> str:
-    return behavior_path(name).read_text(encoding="utf-8")
-
-
 def load_behavior(name: str) -> Cassette:
-    """A fresh cassette (its own playback state) for one behaviour."""
-    return parse_cassette(_behavior_text(name), f"behavior:{name}")
+    """A fresh cassette (parsed afresh or served from the parsed-cassette cache, so nothing
+    is shared with another generator) for one behaviour."""
+    cassette = load_cassette(behavior_path(name))
+    cassette.path = f"behavior:{name}"
+    return cassette
 
 
 def behavior_summaries() -> dict[str, str]:

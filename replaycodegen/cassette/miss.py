@@ -14,7 +14,6 @@ from replaycodegen.cassette.keys import (
 )
 from replaycodegen.cassette.model import Cassette, Entry
 from replaycodegen.cassette.scrub import PLACEHOLDER
-from replaycodegen.cassette.yamlio import line_of
 from replaycodegen.errors import CassetteMiss
 from replaycodegen.models import ErrorChainItem, PythonExecutionRequest, error_text
 from replaycodegen.plural import plural
@@ -152,6 +151,8 @@ def _entry_line(cassette: Cassette, index: int) -> int | None:
             text = handle.read()
     except (OSError, UnicodeDecodeError):
         return None
+    from replaycodegen.cassette.yamlio import line_of  # only a miss needs YAML
+
     return line_of(text, ["entries", index])
 
 

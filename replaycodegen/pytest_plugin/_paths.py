@@ -104,15 +104,16 @@ def _validated(mark: pytest.Mark) -> dict[str, Any]:
 
 
 def _checked(values: Mapping[str, Any]) -> CassetteMarker:
-    from replaycodegen.cassette.behaviors import BEHAVIORS
-
     path, behavior = values.get("path"), values.get("behavior")
     if path is not None and not isinstance(path, str | os.PathLike):
         raise MarkerError(f"@pytest.mark.{MARKER}: path must be a string, not {path!r}")
-    if behavior is not None and behavior not in BEHAVIORS:
-        raise MarkerError(f"@pytest.mark.{MARKER}: unknown behavior {behavior!r}"
-                          f"{did_you_mean(str(behavior), list(BEHAVIORS))}; "
-                          f"available: {', '.join(BEHAVIORS)}")
+    if behavior is not None:
+        from replaycodegen.cassette.behaviors import BEHAVIORS  # only a behaviour needs it
+
+        if behavior not in BEHAVIORS:
+            raise MarkerError(f"@pytest.mark.{MARKER}: unknown behavior {behavior!r}"
+                              f"{did_you_mean(str(behavior), list(BEHAVIORS))}; "
+                              f"available: {', '.join(BEHAVIORS)}")
     mode = values.get("record_mode")
     if mode is not None and mode not in RECORD_MODES:
         raise MarkerError(f"@pytest.mark.{MARKER}: record_mode={mode!r} is not one of "

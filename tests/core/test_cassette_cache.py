@@ -137,6 +137,40 @@ def test_a_replaced_file_with_the_same_bytes_is_a_hit(tmp_path: Path,
     assert store.hits == 1
 
 
+def test_a_hashed_hit_notes_the_signature_so_later_hits_skip_the_read(
+    tmp_path: Path, store: ParsedCassetteCache, reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cached within the racy margin (a checkout, then the first run at once), or replaced
+    by a copy of the same bytes: the next hit hashes the file, then writes down its
+    signature; from then on it is served without reading the cassette, and an edit is
+    still caught."""
+    monkeypatch.setattr(cache, "RACY_NS", 50_000_000)
+    path = tmp_path / "c.yaml"
+    path.write_text(SAMPLE)
+    load_cassette(path, cache=store)  # parsed within the margin: not trusted by stat
+    time.sleep(0.1)
+    reads.clear()
+    load_cassette(path, cache=store)
+    assert reads == [str(path)] and store.hits == 1  # hashed once more, signature noted
+    for _ in range(2):
+        assert load_cassette(path, cache=store).entries[1].code == "y = 2\n"
+    assert reads == [str(path)] and store.hits == 3  # served from the signature
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(SAMPLE)
+    os.replace(copy, path)  # new inode, same bytes
+    time.sleep(0.1)
+    reads.clear()
+    load_cassette(path, cache=store)
+    load_cassette(path, cache=store)
+    assert reads == [str(path)] and store.hits == 5
+    time.sleep(0.06)
+    _edit_one_byte_keeping_size_and_mtime(path)
+    assert load_cassette(path, cache=store).entries[1].code == "y = 3\n"
+    assert store.hits == 5
+    assert not list(store.directory.glob("*.tmp"))
+
+
 def _cache_file(store: ParsedCassetteCache) -> Path:
     (found,) = [p for p in store.directory.iterdir() if p.suffix == ".json"]
     return found
@@ -368,3 +402,38 @@ def test_every_source_the_cache_version_covers_exists() -> None:
     package = Path(replaycodegen.__file__).parent
     missing = [name for name in cache_module._FINGERPRINTED if not (package / name).is_file()]
     assert missing == []
+
+
+def test_every_loading_module_is_covered_by_the_version_tag() -> None:
+    """A new module under cassette/loading/ decides what a parse yields too."""
+    from pathlib import Path
+
+    import replaycodegen
+    from replaycodegen.cassette.loading import cache as cache_module
+
+    package = Path(replaycodegen.__file__).parent
+    loading = {f"cassette/loading/{p.name}" for p in (package / "cassette/loading").glob("*.py")
+               if p.name != "__init__.py"}
+    assert loading - set(cache_module._FINGERPRINTED) == set()
+
+
+def test_the_tag_follows_pyyaml_without_importing_it(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    import hashlib
+    import importlib.util
+    import subprocess
+    import sys
+
+    import yaml
+
+    expected = hashlib.sha256(Path(yaml.__file__).read_bytes()).hexdigest()[:12]
+    assert f"pyyaml-{expected}:" in cache.version_tag()
+    other = tmp_path / "__init__.py"
+    other.write_text("__version__ = '99.0'\n")
+    spec = importlib.util.spec_from_file_location("yaml", other)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec)
+    monkeypatch.setattr(cache, "_tag", None)
+    assert expected not in cache.version_tag()  # another PyYAML: another tag
+    code = ("import sys; from replaycodegen.cassette.loading import cache; cache.version_tag(); "
+            "assert 'yaml' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
-from replaycodegen.cassette.loading.cache_record import BadCacheFile, read_lines, record_lines
 from replaycodegen.cassette.loading.files import read_with_stat, signature
 
 if TYPE_CHECKING:
@@ -59,7 +58,8 @@ _FINGERPRINTED = (
     "cassette/loading/compose.py", "cassette/loading/entry_split.py",
     "cassette/loading/fastpath.py", "cassette/loading/files.py",
     "cassette/loading/foreign.py", "cassette/loading/loader.py",
-    "cassette/loading/outcome.py", "cassette/loading/validate.py",
+    "cassette/loading/outcome.py", "cassette/loading/parse.py",
+    "cassette/loading/validate.py",
     "cassette/keys.py", "cassette/model.py", "cassette/scrub.py", "cassette/yamlio.py",
     "errors.py", "models.py",
 )
@@ -86,8 +86,6 @@ def version_tag() -> str:
     """What a cache file must have been written by: format, release, code, PyYAML, Python."""
     global _tag
     if _tag is None:
-        import yaml
-
         digest = hashlib.sha256()
         package = Path(__file__).resolve().parent.parent
         for name in _FINGERPRINTED:
@@ -97,10 +95,23 @@ def version_tag() -> str:
                 digest.update(f"missing {name}".encode())
         python = ".".join(map(str, sys.version_info[:2]))
         _tag = (
-            f"{FORMAT}:{VERSION}:{digest.hexdigest()[:16]}:pyyaml-{yaml.__version__}:"
+            f"{FORMAT}:{VERSION}:{digest.hexdigest()[:16]}:pyyaml-{_pyyaml_fingerprint()}:"
             f"py{python}"
         )
     return _tag
+
+
+def _pyyaml_fingerprint() -> str:
+    """PyYAML's version, without importing it (a cache hit never needs YAML): the bytes of
+    its ``__init__.py``, which holds ``__version__``."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("yaml")
+        origin = spec.origin if spec is not None else None
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:12] if origin else "none"
+    except (ImportError, ValueError, OSError):
+        return "none"
 
 
 # -- the cache folder ---------------------------------------------------------------------
@@ -157,6 +168,7 @@ class ParsedCassetteCache:
         is ruled out by the margin: a file changed within it is always hashed.
         Otherwise the file is read and its sha256 compared with the stored one.
         """
+        from replaycodegen.cassette.loading.cache_record import BadCacheFile, read_lines
         from replaycodegen.cassette.loading.outcome import Parsed
 
         file = self._file(path, match_on)
@@ -178,10 +190,16 @@ class ParsedCassetteCache:
                 with contextlib.suppress(OSError, ValueError):
                     st = os.stat(path)
                     trusted = stat.S_ISREG(st.st_mode) and list(signature(st)) == stored
+            refresh = False
             if not trusted:
                 found.raw, found.stat = read_with_stat(path)
                 found.source = hashlib.sha256(found.raw).hexdigest()
                 trusted = found.source == head["source"]
+                # the same bytes: note the file's signature now, once it is old enough to
+                # be trusted, so that later look-ups need not read the file (git's racy
+                # index, refreshed)
+                refresh = trusted and found.stat is not None and (
+                    found.stat.st_ctime_ns < time.time_ns() - RACY_NS)
             if not trusted:
                 self.misses += 1
                 return found
@@ -195,7 +213,9 @@ class ParsedCassetteCache:
             finally:
                 if paused:
                     gc.enable()
-        if time.time() - head["verified_ns"] / 1e9 > _RECENT:
+        if refresh and found.stat is not None:
+            self._refresh(file, head, found.stat)
+        elif time.time() - head["verified_ns"] / 1e9 > _RECENT:
             with contextlib.suppress(OSError):
                 os.utime(file)
         self.hits += 1
@@ -207,7 +227,7 @@ class ParsedCassetteCache:
         st: os.stat_result | None,
     ) -> None:
         """Store a parse (never an error): atomic, and never fatal when it fails."""
-
+        from replaycodegen.cassette.loading.cache_record import record_lines
 
         head = {
             "format": FORMAT,
@@ -228,6 +248,19 @@ class ParsedCassetteCache:
         if not self._checked or self._written > self.max_bytes // 8:
             self._checked, self._written = True, 0
             self.evict()
+
+    def _refresh(self, file: str, head: dict[str, Any], st: os.stat_result) -> None:
+        """Rewrite ``file`` with the cassette's current stat signature in its header (the
+        rest copied as it is, a line at a time; atomic; never fatal)."""
+        from replaycodegen.cassette.loading.cache_record import BadCacheFile
+
+        fresh = {**head, "stat": list(signature(st)), "verified_ns": time.time_ns()}
+        with (contextlib.suppress(OSError, ValueError, UnicodeError, BadCacheFile),
+              _open_own_file(file) as handle):
+            handle.readline()
+            lines = itertools.chain([json.dumps(fresh)],
+                                    (line.decode("utf-8").rstrip("\n") for line in handle))
+            _atomic_write_lines(file, lines, self.max_bytes // 4)
 
     def evict(self) -> None:
         """Delete the oldest files past ``max_bytes`` (to 80% of it), and stale temp files."""
@@ -277,6 +310,8 @@ def _max_bytes() -> int:
 
 def _open_own_file(file: str) -> BinaryIO:
     """A cache file: a regular file (not a symlink) owned by this user, else refused."""
+    from replaycodegen.cassette.loading.cache_record import BadCacheFile
+
     fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -284,7 +319,8 @@ def _open_own_file(file: str) -> BinaryIO:
             raise BadCacheFile("not a regular file")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadCacheFile("written by another user")
-        return open(fd, "rb", buffering=1 << 16)
+        # a buffer the size of a small file: most cache files are a few KiB
+        return open(fd, "rb", buffering=min(1 << 16, max(st.st_size, 4096)))
     except BaseException:
         os.close(fd)
         raise
@@ -292,6 +328,8 @@ def _open_own_file(file: str) -> BinaryIO:
 
 def _read_head(line: bytes) -> dict[str, Any]:
     """The first line of a cache file: written by this version, else ``BadCacheFile``."""
+    from replaycodegen.cassette.loading.cache_record import BadCacheFile
+
     head = json.loads(line)
     stored = head.get("stat") if isinstance(head, dict) else None
     if (

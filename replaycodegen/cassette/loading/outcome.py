@@ -8,14 +8,14 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from replaycodegen.cassette.loading import compose
 from replaycodegen.cassette.loading.validate import Invalid, field_name
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.errors import CassetteError
+
+if TYPE_CHECKING:
+    import yaml
 
 STALE_KEY = (
     "entry {id!r}: the stored key disagrees with its request; the request wins. "
@@ -70,6 +70,10 @@ def yaml_error(path: str, text: str, exc: yaml.YAMLError, first_line: int = 1) -
     collection left open); the line named is then the one the problem started on, and
     the message says where it was noticed.
     """
+    import yaml  # a YAML error means yaml is imported already
+
+    from replaycodegen.cassette.loading import compose
+
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
