@@ -23,7 +23,9 @@ def lazy_exports(
     def __getattr__(name: str) -> Any:
         source = exports.get(name)
         if source is None:
-            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+            # asked on every ``from module import x`` (``__path__``): keep it cheap
+            raise AttributeError(name if name.startswith("__") else
+                                 f"module {module_name!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(source), name)
         namespace[name] = value
         return value

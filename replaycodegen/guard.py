@@ -154,14 +154,16 @@ def block_live_llm_calls(
         guard.stepped_aside = True
         yield guard
         return
-    with ExitStack() as layers:
-        if _PATCHES is not None or (_http_library_imported() and vcr_installed()):
-            layers.enter_context(_patches().active(guard))
-            if guard.stepped_aside:
-                yield guard
-                return
-        layers.enter_context(_TRIPWIRE.active(guard))
-        yield guard
+    if _PATCHES is None and not (_http_library_imported() and vcr_installed()):
+        with _TRIPWIRE.active(guard):  # no HTTP library yet: the socket layer alone
+            yield guard
+        return
+    with _patches().active(guard):
+        if guard.stepped_aside:
+            yield guard
+            return
+        with _TRIPWIRE.active(guard):
+            yield guard
 
 
 def _http_library_imported() -> bool:

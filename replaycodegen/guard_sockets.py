@@ -46,6 +46,11 @@ class SocketTripwire:
         self._blocked = blocked
         self._foreign_cassette = foreign_cassette
         self._saved: list[tuple[Any, str, Any]] = []
+        self._resolve: Any = socket.getaddrinfo
+        self._connect: Any = socket.socket.connect
+        self._connect_ex: Any = socket.socket.connect_ex
+        self._stubs = self._make_stubs()
+        """Built once; they call the originals saved when the first guard began."""
 
     def _allowed(self, host: str) -> bool:
         guard = self.guards[-1]
@@ -60,13 +65,14 @@ class SocketTripwire:
         guard.blocked.append(blocked)
         raise blocked
 
-    def _stubs(self, resolve: Any, connect: Any, connect_ex: Any) -> dict[str, Any]:
+    def _make_stubs(self) -> dict[str, Any]:
         tripwire = self
 
         def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            resolve = tripwire._resolve
             if host is not None and tripwire.guards:
                 name = _host(host)
-                if name not in tripwire.guards[-1].allow_hosts and name not in tripwire._resolved:
+                if not tripwire._allowed(name):
                     tripwire._refuse(f"{name}:{port}")
                     return resolve(host, port, *args, **kwargs)
                 found = resolve(host, port, *args, **kwargs)
@@ -82,43 +88,51 @@ class SocketTripwire:
                     shown = f"[{name}]" if ":" in name else name
                     tripwire._refuse(f"{shown}:{address[1]}")
 
-        def guarded_connect(sock: socket.socket, address: Any) -> None:
+        def connect(sock: socket.socket, address: Any) -> None:
             check(sock, address)
-            connect(sock, address)
+            tripwire._connect(sock, address)
 
-        def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+        def connect_ex(sock: socket.socket, address: Any) -> int:
             check(sock, address)
-            result: int = connect_ex(sock, address)
+            result: int = tripwire._connect_ex(sock, address)
             return result
 
-        return {"getaddrinfo": getaddrinfo, "connect": guarded_connect,
-                "connect_ex": guarded_connect_ex}
+        return {"getaddrinfo": getaddrinfo, "connect": connect, "connect_ex": connect_ex}
 
-    @contextmanager
-    def active(self, guard: LiveCallGuard) -> Iterator[None]:
-        first = not self.guards
-        if first:
+    def enter(self, guard: LiveCallGuard) -> None:
+        """Put the stubs in place (the first guard) and make ``guard`` the one deciding."""
+        if not self.guards:
             cls = socket.socket
-            stubs = self._stubs(socket.getaddrinfo, cls.connect, cls.connect_ex)
+            self._resolve, self._connect, self._connect_ex = (
+                socket.getaddrinfo, cls.connect, cls.connect_ex)
             self._saved = [(socket, "getaddrinfo", socket.getaddrinfo),
                            (cls, "connect", vars(cls).get("connect", _ABSENT)),
                            (cls, "connect_ex", vars(cls).get("connect_ex", _ABSENT))]
+            stubs = self._stubs
             socket.getaddrinfo = stubs["getaddrinfo"]
             cls.connect = stubs["connect"]  # type: ignore[method-assign]
             cls.connect_ex = stubs["connect_ex"]  # type: ignore[method-assign]
         self.guards.append(guard)
+
+    def leave(self, guard: LiveCallGuard) -> None:
+        """The end of ``guard``; the originals go back with the last one."""
+        self.guards.remove(guard)
+        if not self.guards:
+            for target, attribute, before in reversed(self._saved):
+                if before is _ABSENT:
+                    delattr(target, attribute)
+                else:
+                    setattr(target, attribute, before)
+            self._saved = []
+            self._resolved.clear()
+
+    @contextmanager
+    def active(self, guard: LiveCallGuard) -> Iterator[None]:
+        self.enter(guard)
         try:
             yield
         finally:
-            self.guards.remove(guard)
-            if first:
-                for target, attribute, before in reversed(self._saved):
-                    if before is _ABSENT:
-                        delattr(target, attribute)
-                    else:
-                        setattr(target, attribute, before)
-                self._saved = []
-                self._resolved.clear()
+            self.leave(guard)
 
 
 def foreign_vcr_cassette(own: Callable[[], Any]) -> bool:

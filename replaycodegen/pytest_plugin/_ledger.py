@@ -56,13 +56,16 @@ def ledger_writer(config: pytest.Config) -> LedgerWriter | None:
 def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse,
                      match_on: Sequence[str] | None) -> None:
     """Tally the test's cassette use and write its misses to the ledger."""
-    from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
-
     missed: list[MissedCall] = list(getattr(handle.generator, "missed_calls", ()))
-    cassette = getattr(handle.generator, "cassette", None)
-    fields = tuple(getattr(cassette, "match_on", None) or match_on or DEFAULT_MATCH_ON)
-    notes: list[dict[str, Any]] = [{"reason": call.error.reason, "key": _key(call, fields),
-                                    "closest": call.error.closest} for call in missed]
+    notes: list[dict[str, Any]] = []
+    fields: tuple[str, ...] = ()
+    if missed:
+        from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
+
+        cassette = getattr(handle.generator, "cassette", None)
+        fields = tuple(getattr(cassette, "match_on", None) or match_on or DEFAULT_MATCH_ON)
+        notes = [{"reason": call.error.reason, "key": _key(call, fields),
+                  "closest": call.error.closest} for call in missed]
     use = handle.use()
     if use is not None:
         tallies = plugin_state(config).ledger
@@ -79,8 +82,10 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
             {"test": scrub(test_id), "cassette": scrub(str(handle.path)),
              "query": scrub(request.user_query), "attempt": len(chain) + 1, "why": why}
             for request, chain, why in would)
+    if not missed or handle.path is None:
+        return
     writer = ledger_writer(config)
-    if writer is None or not missed or handle.path is None:
+    if writer is None:
         return
     from replaycodegen.lifecycle.ci.ledger import make_record
     from replaycodegen.lifecycle.ci.outputs import portable
