@@ -55,9 +55,11 @@ class SessionCassettes:
             known = (signature, load_cassette(path, match_on=match_on))
         if left > 0:
             self._parsed[key] = known
-        else:
-            self._parsed.pop(key, None)
-        return known[1].playback_copy()
+            return known[1].playback_copy()
+        # the last test to use this parse: it takes the parse itself (nobody else holds it;
+        # earlier users got copies with playback state of their own)
+        self._parsed.pop(key, None)
+        return known[1]
 
     def first_note(self, path: Path) -> bool:
         """True the first time a note about ``path`` is given in this session."""

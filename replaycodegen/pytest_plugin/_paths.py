@@ -211,6 +211,8 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
     base = os.path.abspath(folder)
     scrubber = _name_scrubber(item.config)
     new = os.path.join(base, default_cassette_name(test_class, item.name, scrubber=scrubber))
+    if os.path.exists(new):  # the usual case: the old name is not even worked out
+        return CassetteChoice(Path(new))
     legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX, scrubber))
     if _legacy_in_use(legacy, new):
         return CassetteChoice(Path(legacy), renamed_to=Path(new))

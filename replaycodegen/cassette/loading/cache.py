@@ -145,15 +145,25 @@ class ParsedCassetteCache:
         self._made = False
         self.hits = 0
         self.misses = 0
+        self._names: dict[tuple[str, str, str], str] = {}
+        """(tag, absolute path, match_on) -> cache file name, worked out once."""
 
     def __repr__(self) -> str:
         return f"ParsedCassetteCache({str(self.directory)!r})"
 
     def _file(self, path: str, match_on: Sequence[str] | None) -> str:
         asked = "-" if match_on is None else ",".join(match_on)
-        where = os.path.abspath(path)
-        name = hashlib.sha256(f"{version_tag()}\0{where}\0{asked}".encode()).hexdigest()
-        return os.path.join(self.directory, name + ".json")
+        memo = (version_tag(), path, asked)
+        found = self._names.get(memo)
+        if found is None:
+            where = os.path.abspath(path)
+            name = hashlib.sha256(f"{memo[0]}\0{where}\0{asked}".encode()).hexdigest()
+            found = os.path.join(self.directory, name + ".json")
+            if where == path:  # a relative path may mean another file after a chdir
+                if len(self._names) > 100_000:
+                    self._names.clear()
+                self._names[memo] = found
+        return found
 
     def lookup(self, path: str, match_on: Sequence[str] | None) -> Lookup:
         """The cached parse of ``path`` if it is the parse of the file as it is now.
