@@ -112,7 +112,7 @@ PROFILES: dict[str, Profile] = {
         write_reps=3,
         startup_reps=7,
         pytest_tests=1_000,
-        pytest_reps=3,
+        pytest_reps=5,
     ),
     "quick": Profile(
         name="quick",

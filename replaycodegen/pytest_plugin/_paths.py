@@ -12,6 +12,7 @@ test *would* use when it did not run (deselected, skipped).
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import os
 import re
@@ -167,6 +168,12 @@ def module_cassette_dir(module_path: Path, cassette_dir: Path | None) -> Path:
     return root / module_path.stem
 
 
+@functools.lru_cache(maxsize=1024)
+def _absolute_folder(module_path: Path, cassette_dir: Path | None) -> str:
+    """``module_cassette_dir`` as an absolute path string, once per module (not per test)."""
+    return os.path.abspath(module_cassette_dir(module_path, cassette_dir))
+
+
 @dataclass(frozen=True)
 class CassetteChoice:
     """The cassette file of a test; ``renamed_to`` is set when it is a legacy default name
@@ -199,8 +206,8 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
                     cassette_dir: Path | None) -> CassetteChoice:
     """The absolute cassette path of a test: the marker's path (relative ones live in the
     module's cassette folder; no suffix means ``.yaml``), else the default name."""
-    folder = module_cassette_dir(item.path, cassette_dir)
     if marker.path is not None:
+        folder = module_cassette_dir(item.path, cassette_dir)
         path = Path(marker.path).expanduser()
         if not path.suffix:
             path = path.with_name(path.name + SUFFIX)
@@ -208,7 +215,7 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
         return CassetteChoice(Path(os.path.abspath(path)))
     # plain strings: this runs for every collected test
     test_class = getattr(item, "cls", None)
-    base = os.path.abspath(folder)
+    base = _absolute_folder(item.path, cassette_dir)
     scrubber = _name_scrubber(item.config)
     new = os.path.join(base, default_cassette_name(test_class, item.name, scrubber=scrubber))
     if os.path.exists(new):  # the usual case: the old name is not even worked out
