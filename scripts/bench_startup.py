@@ -17,10 +17,11 @@ replaycodegen's would include compiling its modules (about 25 ms for a replay). 
 - ``cold_replay``: a fresh process that builds ``MockCodeGenerator(behavior="success")``
   and awaits one ``generate_code`` (``asyncio.run``), against ``python -c "import yaml,
   pydantic"`` (target at most 2x);
-- ``cold_replay_floor``: the same process without replaycodegen (asyncio, PyYAML, pydantic
-  building PythonExecutionRequest's class from its source, one instance, one
-  ``asyncio.run``): what any replay with a pydantic request costs, so the difference is
-  replaycodegen's own;
+- ``cold_replay_floor``: the same process without replaycodegen (pydantic building
+  PythonExecutionRequest's class from its source, one instance, one ``asyncio.run``; no
+  PyYAML, which a replay served from the parsed-cassette cache does not import): what any
+  replay with a pydantic request costs, so the difference is replaycodegen's own;
+- ``cold_replay_model``: pydantic's part of it alone (the class and one instance);
 - ``replay_never_imports``: modules a replay must not import (recorder, store, filelock,
   openai, vcr, executor);
 - ``cli_help``: ``replaycodegen --help`` against ``python -c "import click"`` (target at
@@ -62,26 +63,30 @@ REPLAY = textwrap.dedent("""
     asyncio.run(generator.generate_code(request, []))
 """)
 
-def floor_code() -> str:
-    """The replay process without replaycodegen: asyncio, PyYAML and pydantic, with
-    ``PythonExecutionRequest``'s own class source (read from replaycodegen/models.py, so
-    the floor builds exactly the model a replay builds), one instance, one ``asyncio.run``."""
+def floor_code(*, with_asyncio: bool = True) -> str:
+    """The replay process without replaycodegen: pydantic with ``PythonExecutionRequest``'s
+    own class source (read from replaycodegen/models.py, so the floor builds exactly the
+    model a replay builds), one instance, and one ``asyncio.run`` (``with_asyncio``). No
+    PyYAML: a replay served from the parsed-cassette cache imports none."""
     models = (REPO / "replaycodegen" / "models.py").read_text(encoding="utf-8")
     (model,) = [node for node in ast.parse(models).body
                 if isinstance(node, ast.ClassDef) and node.name == "PythonExecutionRequest"]
     source = ast.get_source_segment(models, model)
-    return "\n".join([
-        "import asyncio",
+    lines = [
         "from typing import Any",
-        "import yaml",
         "from pydantic import BaseModel, ConfigDict, Field",
         f"{source}",
-        "async def generate(request: PythonExecutionRequest) -> str:",
-        "    return 'results = {}'",
         "request = PythonExecutionRequest(user_query='q', task_objective='o', "
         "execution_folder_name='f')",
-        "asyncio.run(generate(request))",
-    ])
+    ]
+    if with_asyncio:
+        lines += [
+            "import asyncio",
+            "async def generate(request: PythonExecutionRequest) -> str:",
+            "    return 'results = {}'",
+            "asyncio.run(generate(request))",
+        ]
+    return "\n".join(lines)
 
 
 NEVER_IMPORTED = (
@@ -210,8 +215,10 @@ def bench_startup(reps: int, add_row: AddRow) -> None:
         "anchor": [python, "-c", REPLAY_ANCHOR],
         "replay": [python, "-c", REPLAY],
         "floor": [python, "-c", floor_code()],
+        "model": [python, "-c", floor_code(with_asyncio=False)],
     })
-    anchor, replay, floor = (min(times[k]) for k in ("anchor", "replay", "floor"))
+    anchor, replay, floor, model = (min(times[k]) for k in ("anchor", "replay", "floor",
+                                                            "model"))
     ratio = replay / anchor
     add_row(id="cold_replay",
             label=f"cold replay: fresh process, MockCodeGenerator(behavior='success') + one "
@@ -220,11 +227,16 @@ def bench_startup(reps: int, add_row: AddRow) -> None:
             target=f"<= {REPLAY_TARGET:g}x", status=status(ratio <= REPLAY_TARGET),
             data={"replay_s": replay, "anchor_s": anchor, "ratio": ratio, "runs_s": times})
     add_row(id="cold_replay_floor",
-            label="the same process without replaycodegen (asyncio.run, PyYAML, a pydantic "
-            "model like PythonExecutionRequest)",
+            label="the same process without replaycodegen (PythonExecutionRequest's pydantic "
+            "model, one instance, one asyncio.run)",
             figure=f"{ms(floor)} = {(floor / anchor):.2f}x the anchor; replaycodegen's own "
             f"share {ms(replay - floor)}",
             data={"floor_s": floor, "floor_ratio": floor / anchor, "own_s": replay - floor})
+    add_row(id="cold_replay_model",
+            label="the pydantic model alone (its class built, one instance; no asyncio)",
+            figure=f"{ms(model)} = {(model / anchor):.2f}x the anchor ('import pydantic' "
+            "does not import BaseModel: pydantic loads it lazily)",
+            data={"model_s": model, "model_ratio": model / anchor})
 
     _, proc = run_process([python, "-c", MODULES_AFTER])
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
