@@ -4,7 +4,8 @@
   missing file is a ``CassetteMiss`` "no such cassette" at the first call);
 - ``behavior=``: a plain ``MockCodeGenerator(behavior=...)``, in every mode;
 - recording modes: ``RecordingCodeGenerator`` around the real generator
-  (``OpenAICodeGenerator`` unless ``codegen_config["generator"]`` says otherwise).
+  (``OpenAICodeGenerator`` unless ``codegen_config["generator"]`` says otherwise), built
+  by ``_recording``, which a replaying session never imports.
 """
 
 from __future__ import annotations
