@@ -20,10 +20,14 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from replaycodegen.guard import LiveCallBlocked, LiveCallGuard
+
+class Guard(Protocol):
+    """What this layer needs of a guard (``replaycodegen.guard.LiveCallGuard``)."""
+
+    allow_hosts: frozenset[str]
+    blocked: list[Any]
 
 _INTERNET = (socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET))
 _ABSENT = object()
@@ -38,9 +42,9 @@ def _host(value: Any) -> str:
 class SocketTripwire:
     """Swaps the three socket functions in while any guard is active (innermost decides)."""
 
-    def __init__(self, blocked: Callable[[LiveCallGuard, str], LiveCallBlocked],
+    def __init__(self, blocked: Callable[[Any, str], Exception],
                  foreign_cassette: Callable[[], bool]) -> None:
-        self.guards: list[LiveCallGuard] = []
+        self.guards: list[Guard] = []
         self._resolved: set[str] = set()
         """Addresses that allowed host names resolved to while a guard was active."""
         self._blocked = blocked
@@ -99,7 +103,7 @@ class SocketTripwire:
 
         return {"getaddrinfo": getaddrinfo, "connect": connect, "connect_ex": connect_ex}
 
-    def enter(self, guard: LiveCallGuard) -> None:
+    def enter(self, guard: Guard) -> None:
         """Put the stubs in place (the first guard) and make ``guard`` the one deciding."""
         if not self.guards:
             cls = socket.socket
@@ -114,7 +118,7 @@ class SocketTripwire:
             cls.connect_ex = stubs["connect_ex"]  # type: ignore[method-assign]
         self.guards.append(guard)
 
-    def leave(self, guard: LiveCallGuard) -> None:
+    def leave(self, guard: Guard) -> None:
         """The end of ``guard``; the originals go back with the last one."""
         self.guards.remove(guard)
         if not self.guards:
@@ -127,7 +131,7 @@ class SocketTripwire:
             self._resolved.clear()
 
     @contextmanager
-    def active(self, guard: LiveCallGuard) -> Iterator[None]:
+    def active(self, guard: Guard) -> Iterator[None]:
         self.enter(guard)
         try:
             yield
