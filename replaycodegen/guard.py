@@ -107,7 +107,7 @@ def default_fix(cassette_path: str | None) -> str:
     )
 
 
-@dataclass
+@dataclass(eq=False)  # guards are told apart by identity: two may be configured alike
 class LiveCallGuard:
     """What an active guard is configured with, and the calls it has blocked so far.
 
@@ -239,7 +239,8 @@ class _Patches:
             if current is stub or not isinstance(current, type):
                 continue
             owner = getattr(current, "cassette", None)
-            if owner is not None and owner is not self.cassette:
+            if (owner is not None and owner is not self.cassette
+                    and type(owner).__module__.startswith("vcr.")):
                 return True
         return False
 
@@ -284,7 +285,8 @@ def _blocked(guard: LiveCallGuard, method: str, url: str) -> LiveCallBlocked:
 _PATCHES: _Patches | None = None
 _TRIPWIRE = SocketTripwire(
     lambda guard, where: _blocked(guard, CONNECT, where),
-    lambda: foreign_vcr_cassette(lambda: _PATCHES.cassette if _PATCHES is not None else None),
+    lambda: foreign_vcr_cassette(lambda: _PATCHES.cassette if _PATCHES is not None else None,
+                                 recording=True),
 )
 
 

@@ -1,17 +1,28 @@
 """The guard's socket layer: no connection to a host outside the allowed ones, whatever
 the HTTP library (or none).
 
-While a guard is active, ``socket.getaddrinfo`` refuses to resolve a host that is not
-allowed (before any DNS query) and ``socket.socket.connect`` / ``connect_ex`` refuse an
-internet address that is not allowed, each raising :class:`~replaycodegen.guard.LiveCallBlocked`
-("live connection to HOST:PORT"). An address that an allowed name resolved to while
-the guard was active is allowed too, so an allowed host by name keeps working.
+While a guard is active:
+
+- name look-ups (``socket.getaddrinfo``, ``gethostbyname``, ``gethostbyname_ex``) refuse
+  a host that is not allowed, before any DNS query; reverse look-ups
+  (``gethostbyaddr``, ``getnameinfo``) refuse an address that is not;
+- ``socket.socket.connect`` / ``connect_ex`` refuse an internet address that is not
+  allowed, and so do ``sendto`` / ``sendmsg`` given an address (UDP, TCP Fast Open);
+
+each raising :class:`~replaycodegen.guard.LiveCallBlocked` ("live connection to
+HOST:PORT"). An address that an allowed name resolved to while the innermost guard was
+active is allowed too, so an allowed host by name keeps working.
 
 It costs a few attribute swaps per guard and imports nothing. vcrpy's stubs
 (``replaycodegen.guard``) sit above it once an HTTP library is imported, and name the
 method and URL; this layer is what blocks a call from a library imported during the
 test, or from a client vcrpy does not know. A socket is let through while another vcrpy
-cassette is in place (it records: its own business), as the guard steps aside for it.
+cassette that may record is in place (its recording is its own business), as the guard
+steps aside for it.
+
+Not covered (docs/recording.md): code that calls the C socket type directly
+(``_socket.socket``, ``socket.SocketType``), sockets connected before the guard began,
+and child processes started with ``subprocess`` or multiprocessing's "spawn".
 """
 
 from __future__ import annotations
@@ -29,39 +40,54 @@ class Guard(Protocol):
     allow_hosts: frozenset[str]
     blocked: list[Any]
 
+
 _INTERNET = (socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET))
 _ABSENT = object()
+_FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr",
+              "getnameinfo")
+"""The module's functions swapped in while a guard is active."""
+_METHODS = ("connect", "connect_ex", "sendto", "sendmsg")
+"""``socket.socket``'s methods swapped in while a guard is active."""
 
 
 def _host(value: Any) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    return str(value).lower().strip("[]").split("%", 1)[0]
+    """A host as the C library will see it (a ``str`` or ``bytes`` subclass cannot show
+    the check another text than the one it passes on)."""
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("ascii", "replace")
+    text = str.__str__(value) if isinstance(value, str) else str(value)
+    return text.lower().strip("[]").split("%", 1)[0]
+
+
+def _address(value: Any) -> tuple[str, Any] | None:
+    """(host, port) of an internet socket address, else ``None`` (a Unix path)."""
+    if not isinstance(value, tuple) or tuple.__len__(value) < 2:
+        return None
+    return _host(tuple.__getitem__(value, 0)), tuple.__getitem__(value, 1)
 
 
 class SocketTripwire:
-    """Swaps the three socket functions in while any guard is active (innermost decides)."""
+    """Swaps the socket functions in while any guard is active (innermost decides)."""
 
     def __init__(self, blocked: Callable[[Any, str], Exception],
                  foreign_cassette: Callable[[], bool]) -> None:
         self.guards: list[Guard] = []
-        self._resolved: set[str] = set()
-        """Addresses that allowed host names resolved to while a guard was active."""
+        self._resolved: dict[int, set[str]] = {}
+        """Per active guard (by identity): addresses its allowed names resolved to."""
         self._blocked = blocked
         self._foreign_cassette = foreign_cassette
         self._saved: list[tuple[Any, str, Any]] = []
-        self._resolve: Any = socket.getaddrinfo
-        self._connect: Any = socket.socket.connect
-        self._connect_ex: Any = socket.socket.connect_ex
+        self._real: dict[str, Any] = {}
+        """The originals, saved when the first guard began; the stubs call them."""
         self._stubs = self._make_stubs()
-        """Built once; they call the originals saved when the first guard began."""
+        """Built once."""
 
     def _allowed(self, host: str) -> bool:
         guard = self.guards[-1]
-        return host in guard.allow_hosts or host in self._resolved
+        return host in guard.allow_hosts or host in self._resolved.get(id(guard), ())
 
     def _refuse(self, where: str) -> None:
-        """Raise unless another vcrpy cassette is in place now (it decides)."""
+        """Raise unless another vcrpy cassette that may record is in place now."""
         if self._foreign_cassette():
             return
         guard = self.guards[-1]
@@ -69,58 +95,97 @@ class SocketTripwire:
         guard.blocked.append(blocked)
         raise blocked
 
+    def _check_name(self, host: Any, port: Any) -> None:
+        if host is not None and self.guards:
+            name = _host(host)
+            if not self._allowed(name):
+                self._refuse(f"{name}:{port}")
+
+    def _check_address(self, family: int, address: Any) -> None:
+        if self.guards and family in _INTERNET:
+            found = _address(address)
+            if found is not None and not self._allowed(found[0]):
+                name, port = found
+                self._refuse(f"[{name}]:{port}" if ":" in name else f"{name}:{port}")
+
     def _make_stubs(self) -> dict[str, Any]:
-        tripwire = self
+        tripwire, real = self, self._real
 
         def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-            resolve = tripwire._resolve
-            if host is not None and tripwire.guards:
-                name = _host(host)
-                if not tripwire._allowed(name):
-                    tripwire._refuse(f"{name}:{port}")
-                    return resolve(host, port, *args, **kwargs)
-                found = resolve(host, port, *args, **kwargs)
-                tripwire._resolved.update(_host(info[4][0]) for info in found
-                                          if info[0] in _INTERNET)
-                return found
-            return resolve(host, port, *args, **kwargs)
+            tripwire._check_name(host, port)
+            found = real["getaddrinfo"](host, port, *args, **kwargs)
+            if tripwire.guards and host is not None:
+                noted = tripwire._resolved.setdefault(id(tripwire.guards[-1]), set())
+                noted.update(_host(info[4][0]) for info in found if info[0] in _INTERNET)
+            return found
 
-        def check(sock: socket.socket, address: Any) -> None:
-            if tripwire.guards and sock.family in _INTERNET and isinstance(address, tuple):
-                name = _host(address[0])
-                if not tripwire._allowed(name):
-                    shown = f"[{name}]" if ":" in name else name
-                    tripwire._refuse(f"{shown}:{address[1]}")
+        def gethostbyname(host: Any) -> Any:
+            tripwire._check_name(host, "-")
+            return real["gethostbyname"](host)
+
+        def gethostbyname_ex(host: Any) -> Any:
+            tripwire._check_name(host, "-")
+            return real["gethostbyname_ex"](host)
+
+        def gethostbyaddr(address: Any) -> Any:
+            tripwire._check_name(address, "-")
+            return real["gethostbyaddr"](address)
+
+        def getnameinfo(address: Any, flags: int) -> Any:
+            found = _address(address)
+            if found is not None:
+                tripwire._check_name(*found)
+            return real["getnameinfo"](address, flags)
 
         def connect(sock: socket.socket, address: Any) -> None:
-            check(sock, address)
-            tripwire._connect(sock, address)
+            tripwire._check_address(sock.family, address)
+            real["connect"](sock, address)
 
         def connect_ex(sock: socket.socket, address: Any) -> int:
-            check(sock, address)
-            result: int = tripwire._connect_ex(sock, address)
+            tripwire._check_address(sock.family, address)
+            result: int = real["connect_ex"](sock, address)
             return result
 
-        return {"getaddrinfo": getaddrinfo, "connect": connect, "connect_ex": connect_ex}
+        def sendto(sock: socket.socket, data: Any, *rest: Any) -> int:
+            if rest:  # (address) or (flags, address)
+                tripwire._check_address(sock.family, rest[-1])
+            sent: int = real["sendto"](sock, data, *rest)
+            return sent
+
+        def sendmsg(sock: socket.socket, buffers: Any, *rest: Any) -> int:
+            if len(rest) >= 3 and rest[2] is not None:  # (ancdata, flags, address)
+                tripwire._check_address(sock.family, rest[2])
+            sent: int = real["sendmsg"](sock, buffers, *rest)
+            return sent
+
+        return {"getaddrinfo": getaddrinfo, "gethostbyname": gethostbyname,
+                "gethostbyname_ex": gethostbyname_ex, "gethostbyaddr": gethostbyaddr,
+                "getnameinfo": getnameinfo, "connect": connect, "connect_ex": connect_ex,
+                "sendto": sendto, "sendmsg": sendmsg}
 
     def enter(self, guard: Guard) -> None:
         """Put the stubs in place (the first guard) and make ``guard`` the one deciding."""
         if not self.guards:
             cls = socket.socket
-            self._resolve, self._connect, self._connect_ex = (
-                socket.getaddrinfo, cls.connect, cls.connect_ex)
-            self._saved = [(socket, "getaddrinfo", socket.getaddrinfo),
-                           (cls, "connect", vars(cls).get("connect", _ABSENT)),
-                           (cls, "connect_ex", vars(cls).get("connect_ex", _ABSENT))]
-            stubs = self._stubs
-            socket.getaddrinfo = stubs["getaddrinfo"]
-            cls.connect = stubs["connect"]  # type: ignore[method-assign]
-            cls.connect_ex = stubs["connect_ex"]  # type: ignore[method-assign]
+            self._saved = []
+            for name in _FUNCTIONS:
+                self._real[name] = getattr(socket, name)
+                self._saved.append((socket, name, getattr(socket, name)))
+            for name in _METHODS:
+                if hasattr(cls, name):
+                    self._real[name] = getattr(cls, name)
+                    self._saved.append((cls, name, vars(cls).get(name, _ABSENT)))
+            for target, name, _before in self._saved:
+                setattr(target, name, self._stubs[name])
         self.guards.append(guard)
 
     def leave(self, guard: Guard) -> None:
         """The end of ``guard``; the originals go back with the last one."""
-        self.guards.remove(guard)
+        for index in range(len(self.guards) - 1, -1, -1):
+            if self.guards[index] is guard:  # by identity: two guards may be equal
+                del self.guards[index]
+                break
+        self._resolved.pop(id(guard), None)
         if not self.guards:
             for target, attribute, before in reversed(self._saved):
                 if before is _ABSENT:
@@ -139,10 +204,17 @@ class SocketTripwire:
             self.leave(guard)
 
 
-def foreign_vcr_cassette(own: Callable[[], Any]) -> bool:
-    """True when a vcrpy cassette other than ``own()`` has its stubs in place."""
+def foreign_vcr_cassette(own: Callable[[], Any], *, recording: bool = False) -> bool:
+    """True when a vcrpy cassette other than ``own()`` has its stubs in place (with
+    ``recording``: only one that may record, not a write-protected one). Only vcrpy's
+    own stub classes count: a mock of ``http.client.HTTPConnection`` is not a cassette."""
     client = sys.modules.get("http.client")
     if client is None:
         return False
-    owner = getattr(getattr(client, "HTTPConnection", None), "cassette", None)
-    return owner is not None and owner is not own()
+    connection = getattr(client, "HTTPConnection", None)
+    if not isinstance(connection, type):
+        return False
+    owner = getattr(connection, "cassette", None)
+    if owner is None or owner is own() or not type(owner).__module__.startswith("vcr."):
+        return False
+    return not (recording and getattr(owner, "write_protected", False) is True)

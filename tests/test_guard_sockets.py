@@ -27,6 +27,8 @@ def counting(host, *args, **kwargs):
     lookups.append(str(host))
     return real_getaddrinfo(host, *args, **kwargs)
 socket.getaddrinfo = counting
+ORIGINALS = {name: getattr(socket, name) for name in
+             ("gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")}
 from replaycodegen.guard import LiveCallBlocked, block_live_llm_calls
 out = {}
 def attempt(name, action):
@@ -41,8 +43,10 @@ def attempt(name, action):
 EPILOGUE = """
 out["lookups"] = lookups
 out["vcr_imported"] = "vcr" in sys.modules
-out["restored"] = (socket.getaddrinfo is counting and "connect" not in vars(socket.socket)
-                   and "connect_ex" not in vars(socket.socket))
+out["restored"] = (socket.getaddrinfo is counting
+                   and all(getattr(socket, n) is f for n, f in ORIGINALS.items())
+                   and not {"connect", "connect_ex", "sendto", "sendmsg"}
+                   & set(vars(socket.socket)))
 print(json.dumps(out))
 """
 
@@ -159,3 +163,154 @@ def test_without_vcrpy_the_socket_layer_still_blocks_an_sdk_call() -> None:
     assert out["httpx2"][3] == "api.openai.com:443"
     assert out["lookups"] == []
     assert out["restored"] is True
+
+
+# -- round-three review: each way past the socket layer that was found, now closed --------
+# A listener on 127.0.0.5 (loopback, but not an allowed host) tells from outside whether a
+# connection or a datagram got through; every attack must raise LiveCallBlocked and be
+# recorded, and the listener must see nothing.
+
+LISTENERS = """
+import threading
+tcp = socket.socket(); tcp.bind(("127.0.0.5", 0)); tcp.listen(8); tcp.settimeout(0.3)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.5", 0))
+udp.settimeout(0.3)
+TCP, UDP = tcp.getsockname(), udp.getsockname()
+def arrived():
+    got = []
+    try:
+        conn, _ = tcp.accept(); conn.close(); got.append("tcp")
+    except OSError:
+        pass
+    try:
+        udp.recvfrom(64); got.append("udp")
+    except OSError:
+        pass
+    return got
+"""
+
+
+def run_attack(body: str) -> dict[str, Any]:
+    return run_child(LISTENERS + textwrap.dedent(body))
+
+
+def test_a_mocked_http_connection_does_not_switch_the_socket_layer_off() -> None:
+    out = run_attack("""
+    from unittest import mock
+    def raw():
+        with socket.socket() as s:
+            s.settimeout(2); s.connect(TCP)
+    with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as g:
+        with mock.patch("http.client.HTTPConnection"):
+            attempt("mock_inside", raw)
+    with mock.patch("http.client.HTTPConnection"), \\
+            block_live_llm_calls(allow_hosts=("127.0.0.1",)) as h:
+        attempt("mock_before", raw)
+        out["stepped_aside"] = h.stepped_aside
+    out["arrived"] = arrived()
+    """)
+    assert out["mock_inside"][0] == "blocked" and out["mock_before"][0] == "blocked"
+    assert out["stepped_aside"] is False
+    assert out["arrived"] == []
+    assert out["restored"] is True
+
+
+def test_guards_configured_alike_nest_and_each_records_its_own_calls() -> None:
+    out = run_attack("""
+    def raw():
+        with socket.socket() as s:
+            s.settimeout(2); s.connect(TCP)
+    with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as outer:
+        with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as quiet:
+            pass  # equal to the outer guard when it ends: it must not end that one
+        with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as inner:
+            attempt("inner", raw)
+        attempt("outer", raw)
+    out["counts"] = [len(outer.blocked), len(inner.blocked), len(quiet.blocked)]
+    out["arrived"] = arrived()
+    """)
+    assert out["inner"][0] == out["outer"][0] == "blocked"
+    assert out["counts"] == [1, 1, 0]
+    assert out["arrived"] == [] and out["restored"] is True
+
+
+def test_datagrams_and_tcp_fast_open_are_refused() -> None:
+    out = run_attack("""
+    with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as g:
+        dgram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        attempt("sendto", lambda: dgram.sendto(b"x", UDP))
+        attempt("sendto_flags", lambda: dgram.sendto(b"x", 0, UDP))
+        attempt("sendmsg", lambda: dgram.sendmsg([b"x"], [], 0, UDP))
+        fast = socket.socket()
+        attempt("fast_open", lambda: fast.sendto(b"x", getattr(socket, "MSG_FASTOPEN", 0),
+                                                 TCP))
+        out["count"] = len(g.blocked)
+    out["arrived"] = arrived()
+    """)
+    for name in ("sendto", "sendto_flags", "sendmsg", "fast_open"):
+        assert out[name][0] == "blocked", (name, out[name])
+    assert out["count"] == 4 and out["arrived"] == [] and out["restored"] is True
+
+
+def test_every_name_lookup_is_refused_before_dns() -> None:
+    out = run_child("""
+    with block_live_llm_calls() as g:
+        attempt("byname", lambda: socket.gethostbyname("exfil-secret.example.com"))
+        attempt("byname_ex", lambda: socket.gethostbyname_ex("api.openai.com"))
+        attempt("byaddr", lambda: socket.gethostbyaddr("203.0.113.7"))
+        attempt("nameinfo", lambda: socket.getnameinfo(("203.0.113.7", 443), 0))
+        attempt("loopback", lambda: socket.gethostbyname("localhost"))
+        out["count"] = len(g.blocked)
+    """)
+    for name in ("byname", "byname_ex", "byaddr", "nameinfo"):
+        assert out[name][0] == "blocked", (name, out[name])
+    assert out["byname"][3] == "exfil-secret.example.com:-"
+    assert out["loopback"][0] == "ok" and out["count"] == 4
+    assert out["lookups"] == [] and out["restored"] is True
+
+
+def test_the_innermost_guard_decides_even_for_addresses_an_outer_one_resolved() -> None:
+    out = run_attack("""
+    port = TCP[1]
+    with block_live_llm_calls(allow_hosts=("localhost",)):
+        socket.getaddrinfo("localhost", port)  # notes 127.0.0.1 for the outer guard
+        with block_live_llm_calls(allow_hosts=()) as inner:
+            attempt("inner", lambda: socket.create_connection(("127.0.0.1", port), 2))
+    out["blocked"] = len(inner.blocked)
+    """)
+    assert out["inner"][0] == "blocked" and out["blocked"] == 1
+
+
+def test_a_playback_vcr_cassette_inside_the_guard_lets_no_raw_socket_through(
+    tmp_path: Any,
+) -> None:
+    cassette = tmp_path / "empty.yaml"
+    cassette.write_text("interactions: []\nversion: 1\n")
+    out = run_attack(f"""
+    import vcr
+    with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as g:
+        with vcr.use_cassette({str(cassette)!r}, record_mode="none"):
+            def raw():
+                with socket.socket() as s:
+                    s.settimeout(2); s.connect(TCP)
+            attempt("raw", raw)
+    out["arrived"] = arrived()
+    """)
+    assert out["raw"][0] == "blocked" and out["arrived"] == []
+
+
+def test_a_host_that_shows_the_check_another_text_is_refused() -> None:
+    out = run_attack("""
+    class Sly(str):
+        def __str__(self):
+            return "127.0.0.1"
+        def lower(self):
+            return "127.0.0.1"
+    def raw():
+        with socket.socket() as s:
+            s.settimeout(2); s.connect((Sly("127.0.0.5"), TCP[1]))
+    with block_live_llm_calls(allow_hosts=("127.0.0.1",)):
+        attempt("sly", raw)
+    out["arrived"] = arrived()
+    """)
+    assert out["sly"][0] == "blocked" and out["arrived"] == []
