@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from replaycodegen.errors import ReplayCodegenError
-from replaycodegen.guard_sockets import SocketTripwire, foreign_vcr_cassette
+from replaycodegen.guard_sockets import SocketTripwire, foreign_vcr_cassette, is_vcr_cassette
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 """Hosts the guard lets through unless told otherwise: local fake or model servers."""
@@ -133,14 +133,16 @@ def block_live_llm_calls(
     allow_hosts: Iterable[str] = LOOPBACK_HOSTS,
     fix: str | Callable[[], str] | None = None,
 ) -> Iterator[LiveCallGuard]:
-    """Make every HTTP request to a host outside ``allow_hosts`` raise :class:`LiveCallBlocked`.
+    """Make every HTTP request, name look-up and connection to a host outside
+    ``allow_hosts`` raise :class:`LiveCallBlocked` (see the module docstring).
 
     ``cassette_path``, ``record_mode`` and ``fix`` (the advice the error ends with, or a
     function returning it) only shape the message; nothing is read or written. Pass
     ``allow_hosts=()`` to block loopback too. The stubs are process-wide (every thread)
-    while the block runs; vcrpy (``pip install 'replaycodegen[vcr]'``) must be installed.
-    Inside another vcrpy cassette the guard steps aside (``guard.stepped_aside``): that
-    cassette answers.
+    while the block runs. Without vcrpy (``pip install 'replaycodegen[vcr]'``) only the
+    socket layer guards, and messages name the host and port instead of the URL. Inside
+    another vcrpy cassette the guard steps aside (``guard.stepped_aside``): that cassette
+    answers.
     """
     mode = str(getattr(record_mode, "value", record_mode))
     if mode not in RECORD_MODES:
@@ -239,8 +241,7 @@ class _Patches:
             if current is stub or not isinstance(current, type):
                 continue
             owner = getattr(current, "cassette", None)
-            if (owner is not None and owner is not self.cassette
-                    and type(owner).__module__.startswith("vcr.")):
+            if is_vcr_cassette(owner) and owner is not self.cassette:
                 return True
         return False
 

@@ -215,6 +215,11 @@ def foreign_vcr_cassette(own: Callable[[], Any], *, recording: bool = False) -> 
     if not isinstance(connection, type):
         return False
     owner = getattr(connection, "cassette", None)
-    if owner is None or owner is own() or not type(owner).__module__.startswith("vcr."):
+    if not is_vcr_cassette(owner) or owner is own():
         return False
     return not (recording and getattr(owner, "write_protected", False) is True)
+
+
+def is_vcr_cassette(owner: Any) -> bool:
+    """``owner`` is a vcrpy cassette (not a mock, nor anything else with the attribute)."""
+    return owner is not None and type(owner).__module__.startswith("vcr.")

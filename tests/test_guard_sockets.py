@@ -187,6 +187,9 @@ def arrived():
     except OSError:
         pass
     return got
+def raw(address=None):
+    with socket.socket() as s:
+        s.settimeout(2); s.connect(TCP if address is None else address)
 """
 
 
@@ -197,9 +200,6 @@ def run_attack(body: str) -> dict[str, Any]:
 def test_a_mocked_http_connection_does_not_switch_the_socket_layer_off() -> None:
     out = run_attack("""
     from unittest import mock
-    def raw():
-        with socket.socket() as s:
-            s.settimeout(2); s.connect(TCP)
     with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as g:
         with mock.patch("http.client.HTTPConnection"):
             attempt("mock_inside", raw)
@@ -217,9 +217,6 @@ def test_a_mocked_http_connection_does_not_switch_the_socket_layer_off() -> None
 
 def test_guards_configured_alike_nest_and_each_records_its_own_calls() -> None:
     out = run_attack("""
-    def raw():
-        with socket.socket() as s:
-            s.settimeout(2); s.connect(TCP)
     with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as outer:
         with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as quiet:
             pass  # equal to the outer guard when it ends: it must not end that one
@@ -290,9 +287,6 @@ def test_a_playback_vcr_cassette_inside_the_guard_lets_no_raw_socket_through(
     import vcr
     with block_live_llm_calls(allow_hosts=("127.0.0.1",)) as g:
         with vcr.use_cassette({str(cassette)!r}, record_mode="none"):
-            def raw():
-                with socket.socket() as s:
-                    s.settimeout(2); s.connect(TCP)
             attempt("raw", raw)
     out["arrived"] = arrived()
     """)
@@ -306,11 +300,8 @@ def test_a_host_that_shows_the_check_another_text_is_refused() -> None:
             return "127.0.0.1"
         def lower(self):
             return "127.0.0.1"
-    def raw():
-        with socket.socket() as s:
-            s.settimeout(2); s.connect((Sly("127.0.0.5"), TCP[1]))
     with block_live_llm_calls(allow_hosts=("127.0.0.1",)):
-        attempt("sly", raw)
+        attempt("sly", lambda: raw((Sly("127.0.0.5"), TCP[1])))
     out["arrived"] = arrived()
     """)
     assert out["sly"][0] == "blocked" and out["arrived"] == []

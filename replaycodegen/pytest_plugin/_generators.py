@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,18 +31,6 @@ from ._settings import CodegenSettings
 if TYPE_CHECKING:
     from replaycodegen.cassette.model import Cassette
     from replaycodegen.generation.recording import RecordingCodeGenerator
-
-_RECORDING_MODULE = "replaycodegen.generation.recording"
-
-
-def as_recorder(generator: CodeGenerator) -> RecordingCodeGenerator | None:
-    """``generator`` if it is a recorder. Asked without importing the recorder: in a
-    session that never imported it, nothing is one."""
-    module = sys.modules.get(_RECORDING_MODULE)
-    if module is None:
-        return None
-    recorder: type[RecordingCodeGenerator] = module.RecordingCodeGenerator
-    return generator if isinstance(generator, recorder) else None
 
 class ReplayingMockCodeGenerator(MockCodeGenerator):
     """``MockCodeGenerator`` over one cassette file that counts its misses and ends them
@@ -102,34 +89,36 @@ class GeneratorInUse:
     generator: CodeGenerator
     path: Path | None
     mode: str
+    recorder: RecordingCodeGenerator | None = None
+    """The generator itself when the test records (set by ``open_generator``)."""
     dropped: set[str] = field(default_factory=set)
 
     def close(self) -> None:
-        if (recorder := as_recorder(self.generator)) is not None:
-            recorder.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     def recorded_ids(self) -> set[str]:
-        if (recorder := as_recorder(self.generator)) is not None:
-            return {entry.id for entry in recorder.recorded} - self.dropped
+        if self.recorder is not None:
+            return {entry.id for entry in self.recorder.recorded} - self.dropped
         return set()
 
     def drop_recorded(self) -> set[str]:
         """Remove this test's new entries from the cassette file (locked, atomic)."""
         ids = self.recorded_ids()
-        recorder = as_recorder(self.generator)
-        if ids and self.path is not None and recorder is not None:
+        if ids and self.path is not None and self.recorder is not None:
             from replaycodegen.cassette.writing.store import CassetteStore
 
-            self.dropped |= CassetteStore(self.path).remove(ids, reinstate=recorder.replaced)
+            self.dropped |= CassetteStore(self.path).remove(
+                ids, reinstate=self.recorder.replaced)
         return self.dropped
 
     def use(self) -> CassetteUse | None:
         """What the test did with its cassette file; ``None`` for behaviours (shipped
         cassettes are not accounted for) and for a missing file nobody asked for."""
-        gen = self.generator
+        gen, recorder = self.generator, self.recorder
         if self.path is None:
             return None
-        if (recorder := as_recorder(gen)) is not None:
+        if recorder is not None:
             recorded = {entry.id for entry in recorder.recorded}
             return CassetteUse(self.path, set(recorder.cassette.played_ids) - recorded,
                                recorded - self.dropped, set(self.dropped), recorder.misses)
@@ -158,6 +147,7 @@ def open_generator(
             ReplayingMockCodeGenerator(path, cassette, fixes, secrets), path, mode)
     from ._recording import open_recorder  # only a recording session imports the recorder
 
-    return GeneratorInUse(open_recorder(
+    recorder = open_recorder(
         path=path, match_on=match_on, mode=mode, config=config, settings=settings,
-        claims=claims, test_id=test_id, secrets=secrets, fixes=fixes), path, mode)
+        claims=claims, test_id=test_id, secrets=secrets, fixes=fixes)
+    return GeneratorInUse(recorder, path, mode, recorder)

@@ -24,9 +24,7 @@ WRITER_KEY = pytest.StashKey["LedgerWriter"]()
 def _in_memory_ids(handle: GeneratorInUse) -> tuple[list[str], bool]:
     """The entry ids of the test's cassette as it is in memory, and whether the test may
     have changed it (recording)."""
-    from ._generators import as_recorder
-
-    recorder = as_recorder(handle.generator)
+    recorder = handle.recorder
     cassette: Cassette | None = (recorder.cassette if recorder is not None
                                  else getattr(handle.generator, "file_cassette", None))
     if cassette is None:

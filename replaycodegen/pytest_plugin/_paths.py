@@ -183,11 +183,11 @@ class CassetteChoice:
     renamed_to: Path | None = None
 
 
-def _legacy_in_use(legacy: str, new: str) -> bool:
+def _legacy_in_use(legacy: str) -> bool:
+    """A replaycodegen cassette (not pytest-recording's) under the old default name."""
     from replaycodegen.cassette.loading.foreign import foreign_kind_of_file
 
-    return (not os.path.exists(new) and os.path.isfile(legacy)
-            and foreign_kind_of_file(Path(legacy)) is None)
+    return os.path.isfile(legacy) and foreign_kind_of_file(Path(legacy)) is None
 
 
 _NAME_SCRUBBER = pytest.StashKey[Scrubber]()
@@ -221,7 +221,7 @@ def choose_cassette(item: pytest.Item, marker: CassetteMarker,
     if os.path.exists(new):  # the usual case: the old name is not even worked out
         return CassetteChoice(Path(new))
     legacy = os.path.join(base, default_cassette_name(test_class, item.name, SUFFIX, scrubber))
-    if _legacy_in_use(legacy, new):
+    if _legacy_in_use(legacy):  # the new name does not exist (above)
         return CassetteChoice(Path(legacy), renamed_to=Path(new))
     return CassetteChoice(Path(new))
 

@@ -223,13 +223,14 @@ class ParsedCassetteCache:
             finally:
                 if paused:
                     gc.enable()
-        if refresh and found.stat is not None:
-            self._refresh(file, head, found.stat)
+        found.parsed = Parsed(cassette, notes)
+        if refresh and found.source is not None:
+            # the file's signature now, in a header written afresh (as a parse is saved)
+            self.save(path, match_on, found.parsed, found.source, found.stat)
         elif time.time() - head["verified_ns"] / 1e9 > _RECENT:
             with contextlib.suppress(OSError):
                 os.utime(file)
         self.hits += 1
-        found.parsed = Parsed(cassette, notes)
         return found
 
     def save(
@@ -258,19 +259,6 @@ class ParsedCassetteCache:
         if not self._checked or self._written > self.max_bytes // 8:
             self._checked, self._written = True, 0
             self.evict()
-
-    def _refresh(self, file: str, head: dict[str, Any], st: os.stat_result) -> None:
-        """Rewrite ``file`` with the cassette's current stat signature in its header (the
-        rest copied as it is, a line at a time; atomic; never fatal)."""
-        from replaycodegen.cassette.loading.cache_record import BadCacheFile
-
-        fresh = {**head, "stat": list(signature(st)), "verified_ns": time.time_ns()}
-        with (contextlib.suppress(OSError, ValueError, UnicodeError, BadCacheFile),
-              _open_own_file(file) as handle):
-            handle.readline()
-            lines = itertools.chain([json.dumps(fresh)],
-                                    (line.decode("utf-8").rstrip("\n") for line in handle))
-            _atomic_write_lines(file, lines, self.max_bytes // 4)
 
     def evict(self) -> None:
         """Delete the oldest files past ``max_bytes`` (to 80% of it), and stale temp files."""
@@ -329,8 +317,7 @@ def _open_own_file(file: str) -> BinaryIO:
             raise BadCacheFile("not a regular file")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadCacheFile("written by another user")
-        # a buffer the size of a small file: most cache files are a few KiB
-        return open(fd, "rb", buffering=min(1 << 16, max(st.st_size, 4096)))
+        return open(fd, "rb", buffering=1 << 16)
     except BaseException:
         os.close(fd)
         raise

@@ -27,7 +27,6 @@ from replaycodegen.cassette.loading.fastpath import SplitParse
 from replaycodegen.cassette.loading.outcome import (
     STALE_KEY,
     TORN_TAIL,
-    CassetteWarning,
     Parsed,
     emit_warnings,
     invalid_error,
@@ -35,8 +34,6 @@ from replaycodegen.cassette.loading.outcome import (
     yaml_error,
 )
 from replaycodegen.cassette.loading.validate import (
-    ENTRY_FIELDS,
-    TOP_LEVEL_FIELDS,
     Invalid,
     NotACassetteError,
     assemble,
@@ -50,17 +47,7 @@ from replaycodegen.cassette.loading.validate import (
 from replaycodegen.cassette.model import Cassette
 from replaycodegen.errors import CassetteError
 
-__all__ = [
-    "ENTRY_FIELDS",
-    "TOP_LEVEL_FIELDS",
-    "CassetteWarning",
-    "NotACassetteError",
-    "Parsed",
-    "emit_warnings",
-    "parse_bytes",
-    "parse_cassette",
-    "parse_raw",
-]
+__all__ = ["parse_bytes", "parse_cassette", "parse_raw"]  # loader re-exports the public two
 
 _CONFLICT_MARKERS = (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||")
 _CONFLICT_REST = re.compile(rb"(?:[ \t][^\r\n]*)?\r?(?:\n|\Z)")
