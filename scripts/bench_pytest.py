@@ -86,6 +86,40 @@ def codegen():
 """
 """The floor: a fixture that answers without any cassette or plugin."""
 
+FLOOR_CONFTEST = """\
+import hashlib
+import json
+import os
+
+import pytest
+
+MATCH_ON = ("user_query", "task_objective", "expected_results", "capability_prompts",
+            "capability_context_data")
+
+
+class Replayer:
+    def __init__(self, codes):
+        self.codes = codes
+
+    async def generate_code(self, request, error_chain):
+        fields = {name: getattr(request, name) for name in MATCH_ON}
+        payload = json.dumps({"request": fields, "errors": list(error_chain)},
+                             sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return self.codes[hashlib.sha256(payload.encode()).hexdigest()]
+
+
+@pytest.fixture
+def codegen(request):
+    node = request.node
+    path = os.path.join(os.path.dirname(node.path), "cassettes", node.module.__name__,
+                        node.name + ".floor.json")
+    with open(path, "rb") as handle:
+        return Replayer(json.loads(handle.read()))
+"""
+"""The least a replayer of a cassette per test can do: read the test's own small file
+(key -> code, JSON) once, and at the call hash the request as replaycodegen does; no
+checks, no cache, no guard, no report. Measured to show where the per-test floor is."""
+
 CODEGEN_TEST = """
 
 def test_generate_{n}(codegen):
@@ -175,6 +209,20 @@ def write_plain(folder: Path, tests: int) -> None:
                  cassette=_replaycodegen_cassette(), suffix=CODEGEN_SUFFIX)
 
 
+def write_floor(folder: Path, tests: int) -> None:
+    """The floor replayer (``FLOOR_CONFTEST``), each test with its own key -> code file
+    (as many files as the other suites have cassettes)."""
+    from replaycodegen.cassette.keys import fingerprint
+    from replaycodegen.models import PythonExecutionRequest
+
+    codes = {fingerprint(PythonExecutionRequest(user_query=f"question {n}",
+                                                task_objective="mean",
+                                                execution_folder_name="bench")): CODE % n
+             for n in range(1, ENTRIES_PER_CASSETTE + 1)}
+    _write_suite(folder, tests, HEADER, CODEGEN_TEST, conftest=FLOOR_CONFTEST,
+                 cassette=json.dumps(codes), suffix=".floor.json")
+
+
 def _replaycodegen_cassette() -> str:
     from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
     from replaycodegen.cassette.model import Cassette, entry_from_pair
@@ -226,6 +274,7 @@ def write_recording(folder: Path, tests: int, sdk: bool = False) -> None:
 
 SUITES = (
     Suite("plain", (*WITHOUT_REPLAYCODEGEN, *WITHOUT_RECORDING), write_plain),
+    Suite("floor", (*WITHOUT_REPLAYCODEGEN, *WITHOUT_RECORDING), write_floor),
     Suite("replaycodegen", WITHOUT_RECORDING, write_replaycodegen),
     Suite("pytest-recording", (*WITHOUT_REPLAYCODEGEN, "--record-mode=none"), write_recording),
     Suite("pytest-recording-sdk", (*WITHOUT_REPLAYCODEGEN, "--record-mode=none"),
@@ -267,7 +316,7 @@ def available() -> list[str]:
     """The suites this environment can run (pytest-recording and xdist are dev extras)."""
     import importlib.util
 
-    names = ["plain", "replaycodegen"]
+    names = ["plain", "floor", "replaycodegen"]
     if importlib.util.find_spec("pytest_recording") is not None:
         names.append("pytest-recording")
         if importlib.util.find_spec("openai") is not None:

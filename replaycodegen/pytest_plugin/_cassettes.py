@@ -49,10 +49,10 @@ class SessionCassettes:
         key = (name, tuple(match_on) if match_on is not None else None)
         known = self._parsed.get(key)
         if known is None or known[0] != signature:
-            from replaycodegen.cassette.loading.loader import load_cassette
+            from replaycodegen.cassette.loading.loader import load_stat_taken
 
             self.parses += 1
-            known = (signature, load_cassette(path, match_on=match_on))
+            known = (signature, load_stat_taken(name, match_on, st))
         if left > 0:
             self._parsed[key] = known
             return known[1].playback_copy()

@@ -168,6 +168,9 @@ def _show(path: str, root: Path) -> str:
 
 
 MAX_CALLS_SHOWN = 20
+MAX_CASSETTES_SHOWN = 20
+"""Noteworthy cassettes listed without -v: a suite of 1,000 cassettes with unused
+entries gets a block, not 1,000 lines (the counts above it cover them all)."""
 
 
 def render_dry_run(reporter: pytest.TerminalReporter, ledger: CodegenLedger, *,
@@ -203,9 +206,13 @@ def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, 
         sum(len(r.played) for r in reports), sum(len(r.recorded) for r in reports),
         sum(r.misses for r in reports), total_unused if show_unused else None,
         sum(len(r.dropped) for r in reports)))
+    shown = 0
     for r in reports:
         noteworthy = r.recorded or r.misses or r.dropped or (show_unused and r.unused)
         if not (verbose or noteworthy):
+            continue
+        shown += 1
+        if shown > MAX_CASSETTES_SHOWN and not verbose:
             continue
         unused_shown = (len(r.unused) if r.checked else "?") if show_unused else None
         line = f"  {_show(r.path, root)}: " + _counts(
@@ -213,6 +220,10 @@ def render(reporter: pytest.TerminalReporter, reports: list[CassetteReport], *, 
         if show_unused and r.unused:
             line += f" [unused: {_ids(r.unused)}]"
         reporter.write_line(line)
+    if shown > MAX_CASSETTES_SHOWN and not verbose:
+        where = f" ({report_path} has them all)" if report_path else ""
+        reporter.write_line(f"  ... ({shown - MAX_CASSETTES_SHOWN} more cassettes; -v lists "
+                            f"them all{where})")
     if not show_unused:
         return
     unchecked = [r for r in reports if not r.checked]

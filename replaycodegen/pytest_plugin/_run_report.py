@@ -16,13 +16,12 @@ import pytest
 
 from replaycodegen.atomic import write_json
 from replaycodegen.lifecycle.ci.orphans import cassette_files, find_orphans
-from replaycodegen.lifecycle.ci.outputs import output_path, portable
+from replaycodegen.lifecycle.ci.outputs import output_path, portable, utc_now
 from replaycodegen.lifecycle.ci.reports import (
     CassetteRecord,
     MissNote,
     RunReport,
     TestRecord,
-    utc_now,
 )
 
 from ._report import CassetteReport, CodegenLedger

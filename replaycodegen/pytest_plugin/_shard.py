@@ -80,8 +80,7 @@ def _split_option(config: pytest.Config, name: str) -> int | None:
 
 def resolve_identity(config: pytest.Config) -> RunIdentity:
     """On the controller (or a run without xdist): the shard and the ledger file."""
-    from replaycodegen.lifecycle.ci.outputs import output_path
-    from replaycodegen.lifecycle.ci.reports import utc_now
+    from replaycodegen.lifecycle.ci.outputs import output_path, utc_now
 
     split_active = config.pluginmanager.has_plugin("pytestsplitplugin")
     option = config.getoption("codegen_shard", None)

@@ -187,14 +187,14 @@ def test_cache_files_are_plain_json_lines_written_atomically(
     head = lines[0]
     assert head["format"] == cache.FORMAT and head["tag"] == cache.version_tag()
     assert head["source"] == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
-    assert lines[1]["entries"] == 2 and len(lines[2]) == 2
+    assert head["entries"] == 2 and len(lines[1]) == 2 and len(lines) == 2
     assert sorted(p.name for p in store.directory.iterdir()) == [record.name]  # no temp file
     assert oct(store.directory.stat().st_mode & 0o777) == "0o700"
 
 
 def _corruptions(record: Path) -> dict[str, Any]:
     lines = record.read_bytes().splitlines(keepends=True)
-    body = json.loads(lines[2])
+    body = json.loads(lines[1])
     wrong_code = [list(e) for e in body]
     wrong_code[0][1] = 5
     head = json.loads(lines[0])
@@ -202,8 +202,8 @@ def _corruptions(record: Path) -> dict[str, Any]:
     return {
         "garbage": b"\x00\xffnot json at all",
         "empty": b"",
-        "a code that is not a string": lines[0] + lines[1] + json.dumps(wrong_code).encode(),
-        "an entry missing": lines[0] + lines[1],
+        "a code that is not a string": lines[0] + json.dumps(wrong_code).encode(),
+        "an entry missing": lines[0],
         "another version": json.dumps(other_version).encode() + b"\n" + b"".join(lines[1:]),
         "a pickle": b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00.",
         "deep JSON": lines[0] + b"[" * 100_000 + b"]" * 100_000,

@@ -51,6 +51,30 @@ def test_each_fixture_replays_offline(pytester: pytest.Pytester) -> None:
                                  "1 cassette used: 2 played, 0 recorded, 0 misses, 0 unused"])
 
 
+def test_the_report_lists_twenty_noteworthy_cassettes_and_counts_the_rest(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = "".join(f"""
+async def test_{n:02d}(codegen, ask):
+    await codegen.generate_code(ask("q1"), [])
+""" for n in range(25))
+    root = make_project(pytester, test_many=tests)
+    for n in range(25):
+        write_cassette(root / f"cassettes/test_many/test_{n:02d}.codegen.yaml",
+                       {"q1": "results = {}", "q2": "results = {}"})
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=25)
+    result.stdout.fnmatch_lines([
+        "25 cassettes used: 25 played, 0 recorded, 0 misses, 25 unused",
+        "*test_19.codegen.yaml: 1 played, 0 recorded, 0 misses, 1 unused [[]unused: e2[]]",
+        "  ... (5 more cassettes; -v lists them all)",
+    ])
+    assert "test_20.codegen.yaml" not in result.stdout.str()
+    verbose = pytester.runpytest("-v")
+    assert all(f"test_{n:02d}.codegen.yaml: 1 played" in verbose.stdout.str() for n in range(25))
+    assert "more cassettes" not in verbose.stdout.str()
+
+
 def test_a_missing_cassette_fails_with_how_to_record_it(pytester: pytest.Pytester) -> None:
     make_project(pytester, test_missing="""
 async def test_unrecorded(codegen, ask):

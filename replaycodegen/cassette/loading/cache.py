@@ -41,7 +41,7 @@ from replaycodegen.cassette.loading.files import read_with_stat, signature
 if TYPE_CHECKING:
     from replaycodegen.cassette.loading.outcome import Parsed
 
-FORMAT = 2
+FORMAT = 3
 VERSION = "0.1.0"
 """The replaycodegen release this cache belongs to (the fingerprint covers its code)."""
 ENV_DIR = "REPLAYCODEGEN_CACHE_DIR"
@@ -165,7 +165,8 @@ class ParsedCassetteCache:
                 self._names[memo] = found
         return found
 
-    def lookup(self, path: str, match_on: Sequence[str] | None) -> Lookup:
+    def lookup(self, path: str, match_on: Sequence[str] | None,
+               current: os.stat_result | None = None) -> Lookup:
         """The cached parse of ``path`` if it is the parse of the file as it is now.
 
         Without reading the file when its stat signature (device, inode, size, mtime,
@@ -177,28 +178,29 @@ class ParsedCassetteCache:
         edit in the same clock tick as the signature (the "racy" case git's index knows)
         is ruled out by the margin: a file changed within it is always hashed.
         Otherwise the file is read and its sha256 compared with the stored one.
+        ``current``: the file's ``os.stat`` if the caller has just taken it.
         """
-        from replaycodegen.cassette.loading.cache_record import BadCacheFile, read_lines
+        from replaycodegen.cassette.loading.cache_record import BadCacheFile, read_record
         from replaycodegen.cassette.loading.outcome import Parsed
 
         file = self._file(path, match_on)
         found = Lookup()
         try:
-            handle = _open_own_file(file)
-        except (OSError, BadCacheFile):
+            first, rest, handle = _open_own_file(file)
+        except (OSError, BadCacheFile, UnicodeDecodeError):
             self.misses += 1
             return found
-        with handle:
+        with handle or contextlib.nullcontext():
             try:
-                head = _read_head(handle.readline())
-            except (BadCacheFile, ValueError, UnicodeDecodeError):
+                head = _read_head(first)
+            except (BadCacheFile, ValueError, UnicodeDecodeError, RecursionError):
                 self.misses += 1
                 return found
             trusted = False
             stored = head["stat"]
             if stored is not None and stored[4] < head["verified_ns"] - RACY_NS:
                 with contextlib.suppress(OSError, ValueError):
-                    st = os.stat(path)
+                    st = os.stat(path) if current is None else current
                     trusted = stat.S_ISREG(st.st_mode) and list(signature(st)) == stored
             refresh = False
             if not trusted:
@@ -216,8 +218,9 @@ class ParsedCassetteCache:
             paused = gc.isenabled()
             gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
             try:
-                cassette, notes = read_lines(iter(handle), path)
-            except (BadCacheFile, ValueError, TypeError, RecursionError, OSError):
+                cassette, notes = read_record(head, rest, path)
+            except (BadCacheFile, ValueError, TypeError, RecursionError, OSError,
+                    UnicodeDecodeError):
                 self.misses += 1
                 return found
             finally:
@@ -238,7 +241,7 @@ class ParsedCassetteCache:
         st: os.stat_result | None,
     ) -> None:
         """Store a parse (never an error): atomic, and never fatal when it fails."""
-        from replaycodegen.cassette.loading.cache_record import record_lines
+        from replaycodegen.cassette.loading.cache_record import record_fields, record_lines
 
         head = {
             "format": FORMAT,
@@ -246,8 +249,10 @@ class ParsedCassetteCache:
             "source": source,
             "stat": list(signature(st)) if st is not None else None,
             "verified_ns": time.time_ns(),
+            **record_fields(parsed.cassette, parsed.notes),
         }
-        lines = itertools.chain([json.dumps(head)], record_lines(parsed.cassette, parsed.notes))
+        lines = itertools.chain([json.dumps(head, ensure_ascii=False)],
+                                record_lines(parsed.cassette))
         try:
             if not self._made:
                 self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -306,8 +311,16 @@ def _max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _open_own_file(file: str) -> BinaryIO:
-    """A cache file: a regular file (not a symlink) owned by this user, else refused."""
+_SMALL = 1 << 16
+"""A cache file up to this size is read in one call (most are: a small cassette's is
+about 1 KiB); a larger one a line at a time, so a big cassette's never sits in memory
+whole next to its parse."""
+
+
+def _open_own_file(file: str) -> tuple[str | bytes, Iterator[str | bytes], BinaryIO | None]:
+    """A cache file's first line, an iterator over the others, and the open file to close
+    (``None``: already read and closed). Only a regular file (not a symlink) owned by this
+    user, else ``BadCacheFile``."""
     from replaycodegen.cassette.loading.cache_record import BadCacheFile
 
     fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -317,25 +330,43 @@ def _open_own_file(file: str) -> BinaryIO:
             raise BadCacheFile("not a regular file")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadCacheFile("written by another user")
-        return open(fd, "rb", buffering=1 << 16)
+        if st.st_size > _SMALL:
+            # the handle owns fd from here on (closed by the caller's with block)
+            handle = open(fd, "rb", buffering=_SMALL)  # noqa: SIM115
+        else:
+            data = os.read(fd, _SMALL + 1)
+            handle = None
     except BaseException:
         os.close(fd)
         raise
+    if handle is not None:
+        try:
+            return handle.readline(), iter(handle), handle
+        except BaseException:
+            handle.close()
+            raise
+    os.close(fd)
+    lines = data.decode("utf-8").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise BadCacheFile("empty")
+    return lines[0], iter(lines[1:]), None
 
 
-def _read_head(line: bytes) -> dict[str, Any]:
+def _read_head(line: str | bytes) -> dict[str, Any]:
     """The first line of a cache file: written by this version, else ``BadCacheFile``."""
     from replaycodegen.cassette.loading.cache_record import BadCacheFile
 
     head = json.loads(line)
-    stored = head.get("stat") if isinstance(head, dict) else None
+    if type(head) is not dict or head.get("format") != FORMAT or \
+            head.get("tag") != version_tag():
+        raise BadCacheFile("header")
+    stored = head.get("stat")
     if (
-        not isinstance(head, dict)
-        or head.get("format") != FORMAT
-        or head.get("tag") != version_tag()
-        or not isinstance(head.get("source"), str)
+        type(head.get("source")) is not str
         or type(head.get("verified_ns")) is not int
-        or not (stored is None or (isinstance(stored, list) and len(stored) == 5
+        or not (stored is None or (type(stored) is list and len(stored) == 5
                                    and all(type(n) is int for n in stored)))
     ):
         raise BadCacheFile("header")

@@ -49,17 +49,21 @@ RECORDS_PER_LINE = 1000
 """Entries per line of a cache file: reading or writing one never holds more in JSON."""
 
 
-def record_lines(cassette: Cassette, notes: Sequence[Note]) -> Iterator[str]:
-    """The plain data of a parsed cassette as JSON lines (its path is not part of it):
-    the cassette's fields and warnings, then the entries, a batch per line."""
-    yield json.dumps({
+def record_fields(cassette: Cassette, notes: Sequence[Note]) -> dict[str, Any]:
+    """The cassette's own fields and warnings (its path is not part of them), for the
+    cache file's first line."""
+    return {
         "match_on": list(cassette.match_on),
         "description": cassette.description,
         "repeat_last": cassette.repeat_last,
         "torn_tail": cassette.torn_tail,
         "notes": [[line, message] for line, message in notes],
         "entries": len(cassette.entries),
-    }, ensure_ascii=False)
+    }
+
+
+def record_lines(cassette: Cassette) -> Iterator[str]:
+    """The entries of a parsed cassette as JSON lines, a batch per line."""
     entries = cassette.entries
     for start in range(0, len(entries), RECORDS_PER_LINE):
         batch = [_entry_record(entry) for entry in entries[start:start + RECORDS_PER_LINE]]
@@ -138,24 +142,38 @@ def _entry_from(record: Any) -> Entry:
     )
 
 
-def read_lines(lines: Iterator[bytes], path: str) -> tuple[Cassette, list[Note]]:
-    """The cassette and warnings of :func:`record_lines`; anything unexpected (a wrong
-    type, a missing or extra line) is ``BadCacheFile``."""
+_MATCH_ON: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""``match_on`` lists already validated (a suite's cassettes share a handful)."""
+
+
+def _match_on(value: Any) -> tuple[str, ...]:
     from replaycodegen.cassette.keys import validate_match_on
 
-    head = json.loads(next(lines, b"null"))
-    _check(isinstance(head, dict), "record")
-    notes, count = head.get("notes"), head.get("entries")
-    _check(isinstance(notes, list) and type(count) is int, "shape")
-    match_on = head.get("match_on")
-    try:
-        match_on = validate_match_on(match_on) if isinstance(match_on, list) else None
-    except ValueError:
-        match_on = None
-    _check(match_on is not None and all(isinstance(m, str) for m in match_on), "match_on")
-    assert match_on is not None
-    repeat_last, torn = head.get("repeat_last"), head.get("torn_tail")
-    _check(isinstance(repeat_last, bool) and isinstance(torn, bool), "flags")
+    _check(type(value) is list and all(type(m) is str for m in value), "match_on")
+    asked = tuple(value)
+    found = _MATCH_ON.get(asked)
+    if found is None:
+        try:
+            found = tuple(validate_match_on(asked))
+        except ValueError:
+            raise BadCacheFile("match_on") from None
+        if len(_MATCH_ON) < 64:
+            _MATCH_ON[asked] = found
+    return found
+
+
+def read_record(head: dict[str, Any], lines: Iterator[bytes | str],
+                path: str) -> tuple[Cassette, list[Note]]:
+    """The cassette and warnings of :func:`record_fields` (in ``head``) and
+    :func:`record_lines`; anything unexpected (a wrong type, a missing or extra line) is
+    ``BadCacheFile``."""
+    notes: Any = head.get("notes")
+    count: Any = head.get("entries")
+    _check(type(notes) is list and type(count) is int, "shape")
+    match_on = _match_on(head.get("match_on"))
+    repeat_last: Any = head.get("repeat_last")
+    torn: Any = head.get("torn_tail")
+    _check(type(repeat_last) is bool and type(torn) is bool, "flags")
     cassette = Cassette(
         path=path, match_on=match_on,
         description=_optional_str(head.get("description"), "description"),
@@ -175,8 +193,7 @@ def read_lines(lines: Iterator[bytes], path: str) -> tuple[Cassette, list[Note]]
     _check(len(cassette.entries) == count, "entry count")
     out: list[Note] = []
     for note in notes:
-        _check(isinstance(note, list) and len(note) == 2 and isinstance(note[1], str)
-               and (note[0] is None or (isinstance(note[0], int)
-                                        and not isinstance(note[0], bool))), "note")
+        _check(type(note) is list and len(note) == 2 and type(note[1]) is str
+               and (note[0] is None or type(note[0]) is int), "note")
         out.append((note[0], note[1]))
     return cassette, out

@@ -25,7 +25,7 @@ from replaycodegen.cassette.loading.validate import (
 from replaycodegen.cassette.model import Cassette
 
 if TYPE_CHECKING:
-    from replaycodegen.cassette.loading.cache import CacheChoice
+    from replaycodegen.cassette.loading.cache import CacheChoice, ParsedCassetteCache
     from replaycodegen.cassette.loading.parse import parse_cassette, parse_raw
 
 __all__ = [
@@ -63,15 +63,27 @@ def load_cassette(
     """
     from replaycodegen.cassette.loading.cache import choose
 
-    name = os.fspath(path)
-    store = choose(cache)
+    return _load(os.fspath(path), match_on, choose(cache), None)
+
+
+def load_stat_taken(path: str, match_on: Sequence[str] | None,
+                    current: os.stat_result) -> Cassette:
+    """``load_cassette`` with the default cache, for a caller that has just taken the
+    file's ``os.stat`` (the pytest plugin): a cache hit does not take it again."""
+    from replaycodegen.cassette.loading.cache import default_cache
+
+    return _load(path, match_on, default_cache(), current)
+
+
+def _load(name: str, match_on: Sequence[str] | None, store: ParsedCassetteCache | None,
+          current: os.stat_result | None) -> Cassette:
     if store is None:
         from replaycodegen.cassette.loading.parse import parse_bytes
 
         parsed = parse_bytes(files.read_regular_file(name), name, match_on, True)
         emit_warnings(name, parsed.notes)
         return parsed.cassette
-    found = store.lookup(name, match_on)
+    found = store.lookup(name, match_on, current)
     if found.parsed is not None:
         emit_warnings(name, found.parsed.notes)
         return found.parsed.cassette  # a hit: no YAML imported

@@ -25,6 +25,14 @@ from pathlib import Path
 
 from replaycodegen.lifecycle.ci.shards import Shard
 
+
+def utc_now() -> str:
+    """An ISO timestamp with microseconds, so that re-runs order by it."""
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 SHARD_FIELD = "{shard}"
 UNIQUE_FIELD = "{unique}"
 

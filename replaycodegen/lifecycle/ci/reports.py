@@ -20,7 +20,6 @@ the raw facts of every shard.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 from collections.abc import Mapping
@@ -34,11 +33,6 @@ from replaycodegen.lifecycle.ci.shards import Shard, ShardError
 REPORT_FORMAT = "replaycodegen-report"
 REPORT_VERSION = 2
 LEGACY_VERSION = 1
-
-
-def utc_now() -> str:
-    """An ISO timestamp with microseconds, so that re-runs order by it."""
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
