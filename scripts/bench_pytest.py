@@ -1,14 +1,19 @@
 #!/usr/bin/env python
 """The pytest plugin's per-test overhead, side by side with pytest-recording, in one run.
 
-    .venv/bin/python scripts/bench_pytest.py               # 1,000 tests, best of 3
+    .venv/bin/python scripts/bench_pytest.py               # 1,000 tests, 5 rounds
     .venv/bin/python scripts/bench_pytest.py --tests 200 --reps 1
 
-Three suites of the same size (modules of 100 tests), each run serially and with ``-n 2``:
+Suites of the same size (modules of 100 tests), each run serially and with ``-n 2``:
 
 - ``plain``: no replaycodegen, no pytest-recording; each test asks a conftest fixture for
-  code, which answers at once (the floor); the replaycodegen suite's cassette files lie
-  on disk unread, as pytest walks their folders while collecting any suite that has them;
+  code, which answers at once (what the others are measured against); the replaycodegen
+  suite's cassette files lie on disk unread, as pytest walks their folders while
+  collecting any suite that has them;
+- ``floor``: the least a replayer of a small file per test can do (``FLOOR_CONFTEST``: the
+  fixture reads and decodes the test's own key -> code JSON file, the call hashes the
+  request as replaycodegen does; no checks, cache, guard or report): where the floor of
+  any per-test cassette is on this machine;
 - ``replaycodegen``: each test uses the ``codegen`` fixture and replays its own 3-entry
   cassette (``cassettes/<module>/<test>.codegen.yaml``) in record mode ``none``, with the
   live-call guard on (the default);
@@ -395,6 +400,13 @@ def summary_lines(results: dict[str, Any]) -> list[tuple[str, str, str, bool, st
             if theirs > 0:
                 ratios[name] = ours / theirs
                 figure += f", ours {ratios[name]:.2f}x of it"
+            figure += ")"
+        floor = overhead.get("floor")
+        if floor is not None:
+            figure += f"; floor {best['floor']:.2f} s ({floor:+,.0f} µs per test"
+            theirs = overhead.get("pytest-recording")
+            if theirs:
+                figure += f", {floor / theirs:.2f}x of pytest-recording's"
             figure += ")"
         cpu = data["cpu_overhead_per_test_us"]
         figure += "; CPU per test: " + ", ".join(f"{name} {value:+,.0f} µs"
