@@ -210,6 +210,32 @@ def _corruptions(record: Path) -> dict[str, Any]:
     }
 
 
+def _big_sample(entries: int) -> str:
+    return "version: 1\nentries:\n" + "".join(
+        f"  - id: e{n}\n    request: {{user_query: question {n}, task_objective: o}}\n"
+        f"    code: |\n      x = {n}  # {'pad ' * 20}\n"
+        for n in range(entries))
+
+
+def test_a_large_cache_file_is_read_a_line_at_a_time_and_serves_the_same(
+    tmp_path: Path, store: ParsedCassetteCache, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("replaycodegen.cassette.loading.cache_record.RECORDS_PER_LINE", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text(_big_sample(1_500))
+    expected = _load(path, False)
+    assert _load(path, store) == expected  # parsed, then written to the cache
+    record = _cache_file(store)
+    assert record.stat().st_size > cache._SMALL  # the line-at-a-time path
+    assert len(record.read_bytes().splitlines()) == 1 + 15
+    assert _load(path, store) == expected and store.hits == 1
+    # one batch line cut short: not served (a miss, parsed again, replaced)
+    lines = record.read_bytes().splitlines(keepends=True)
+    record.write_bytes(b"".join(lines[:-1]) + lines[-1][:50] + b"\n")
+    assert _load(path, store) == expected and store.hits == 1
+    assert _load(path, store) == expected and store.hits == 2
+
+
 @pytest.mark.parametrize("damage", [
     "garbage", "empty", "a code that is not a string", "an entry missing", "another version",
     "a pickle", "deep JSON",
