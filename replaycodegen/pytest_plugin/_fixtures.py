@@ -54,15 +54,6 @@ def _note_legacy_name(request: pytest.FixtureRequest, choice: CassetteChoice) ->
         f"`git mv {old_shown} {new_shown}` (or mv)"), stacklevel=1)
 
 
-def _match_on(marker: CassetteMarker, config: dict[str, Any]) -> tuple[str, ...] | None:
-    from ._config import effective_match_on
-
-    try:
-        return effective_match_on(marker, config)
-    except SetupError:
-        return None
-
-
 @pytest.fixture(scope="module")  # as pytest-recording's vcr_config: set up once per module
 def codegen_config() -> dict[str, Any]:
     """Settings for this test's generator; override it like pytest-recording's ``vcr_config``
@@ -136,10 +127,7 @@ def codegen(request: pytest.FixtureRequest, codegen_config: Any) -> Iterator[Cod
         handle.close()
         if failed and not state.settings.keep_failed:
             handle.drop_recorded()
-        # match_on only names a miss's key: worked out when the test missed
-        missed = getattr(handle.generator, "missed_calls", None)
-        account_for_test(request.config, node.nodeid, handle,
-                         _match_on(marker, config) if missed else None)
+        account_for_test(request.config, node.nodeid, handle)
     if blocked and not failed:
         warn_swallowed(node.nodeid, blocked)
 

@@ -92,6 +92,9 @@ class GeneratorInUse:
     recorder: RecordingCodeGenerator | None = None
     """The generator itself when the test records (set by ``open_generator``)."""
     dropped: set[str] = field(default_factory=set)
+    match_on: tuple[str, ...] | None = None
+    """The marker's or ``codegen_config``'s ``match_on`` (``None``: the cassette's own),
+    for naming a miss's key when the test is accounted for."""
 
     def close(self) -> None:
         if self.recorder is not None:
@@ -144,10 +147,11 @@ def open_generator(
         # the test's own copy of the parsed cassette: its scrubber stays with this test
         cassette = cassettes.load(path, match_on)
         return GeneratorInUse(
-            ReplayingMockCodeGenerator(path, cassette, fixes, secrets), path, mode)
+            ReplayingMockCodeGenerator(path, cassette, fixes, secrets), path, mode,
+            match_on=match_on)
     from ._recording import open_recorder  # only a recording session imports the recorder
 
     recorder = open_recorder(
         path=path, match_on=match_on, mode=mode, config=config, settings=settings,
         claims=claims, test_id=test_id, secrets=secrets, fixes=fixes)
-    return GeneratorInUse(recorder, path, mode, recorder)
+    return GeneratorInUse(recorder, path, mode, recorder, match_on=match_on)

@@ -51,8 +51,7 @@ def ledger_writer(config: pytest.Config) -> LedgerWriter | None:
     return writer
 
 
-def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse,
-                     match_on: Sequence[str] | None) -> None:
+def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse) -> None:
     """Tally the test's cassette use and write its misses to the ledger."""
     missed: list[MissedCall] = list(getattr(handle.generator, "missed_calls", ()))
     notes: list[dict[str, Any]] = []
@@ -61,7 +60,8 @@ def account_for_test(config: pytest.Config, test_id: str, handle: GeneratorInUse
         from replaycodegen.cassette.keys import DEFAULT_MATCH_ON
 
         cassette = getattr(handle.generator, "cassette", None)
-        fields = tuple(getattr(cassette, "match_on", None) or match_on or DEFAULT_MATCH_ON)
+        fields = tuple(getattr(cassette, "match_on", None) or handle.match_on
+                       or DEFAULT_MATCH_ON)
         notes = [{"reason": call.error.reason, "key": _key(call, fields),
                   "closest": call.error.closest} for call in missed]
     use = handle.use()

@@ -119,3 +119,27 @@ def test_a_key_in_a_parametrize_id_is_not_written_to_the_ledger(
     assert len(lines) == 1
     assert TOKEN not in lines[0] and TOKEN[8:] not in lines[0]
     assert json.loads(lines[0])["test"].startswith("test_tok.py::test_with_token[")
+
+
+def test_a_miss_of_a_missing_cassette_is_keyed_on_the_markers_match_on(
+    pytester: pytest.Pytester,
+) -> None:
+    from replaycodegen.cassette.keys import fingerprint
+
+    from .helpers import ask
+
+    make_project(pytester, test_narrow="""
+import pytest
+
+
+@pytest.mark.codegen_cassette(match_on=["user_query"])
+async def test_narrow(codegen, ask):
+    await codegen.generate_code(ask("q1"), [])
+""")
+    result = pytester.runpytest("--codegen-ledger=ledger.jsonl")
+    result.assert_outcomes(failed=1)
+    (line,) = [json.loads(text) for text in
+               (pytester.path / "ledger.jsonl").read_text().splitlines()]
+    assert line["reason"] == "no such cassette"
+    assert line["match_on"] == ["user_query"]
+    assert line["key"] == fingerprint(ask("q1"), [], ("user_query",))

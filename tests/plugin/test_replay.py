@@ -73,6 +73,10 @@ async def test_{n:02d}(codegen, ask):
     verbose = pytester.runpytest("-v")
     assert all(f"test_{n:02d}.codegen.yaml: 1 played" in verbose.stdout.str() for n in range(25))
     assert "more cassettes" not in verbose.stdout.str()
+    reported = pytester.runpytest("--codegen-report=report.json")
+    reported.stdout.fnmatch_lines(["  ... (5 more cassettes; -v lists them all (*report.json "
+                                   "has them all))"])
+    assert len(read_report(root / "report.json")["cassettes"]) == 25
 
 
 def test_a_missing_cassette_fails_with_how_to_record_it(pytester: pytest.Pytester) -> None:

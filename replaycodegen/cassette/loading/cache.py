@@ -193,7 +193,7 @@ class ParsedCassetteCache:
         with handle or contextlib.nullcontext():
             try:
                 head = _read_head(first)
-            except (BadCacheFile, ValueError, UnicodeDecodeError, RecursionError):
+            except (BadCacheFile, ValueError, RecursionError):  # ValueError: bad JSON, UTF-8
                 self.misses += 1
                 return found
             trusted = False
@@ -219,8 +219,7 @@ class ParsedCassetteCache:
             gc.disable()  # as for a parse: thousands of small objects, none of them cyclic
             try:
                 cassette, notes = read_record(head, rest, path)
-            except (BadCacheFile, ValueError, TypeError, RecursionError, OSError,
-                    UnicodeDecodeError):
+            except (BadCacheFile, ValueError, TypeError, RecursionError, OSError):
                 self.misses += 1
                 return found
             finally:

@@ -154,7 +154,7 @@ def _match_on(value: Any) -> tuple[str, ...]:
     found = _MATCH_ON.get(asked)
     if found is None:
         try:
-            found = tuple(validate_match_on(asked))
+            found = validate_match_on(asked)
         except ValueError:
             raise BadCacheFile("match_on") from None
         if len(_MATCH_ON) < 64:
